@@ -1,0 +1,1 @@
+"""hwnas: hardware-aware neural architecture search."""

@@ -1,0 +1,92 @@
+"""The strategy contract (ask/tell), and a base that keeps the told history.
+
+A strategy sees only the results the study tells it; everything that matters is in the
+study, so a resumed study (or a second worker) rebuilds a strategy by telling it the
+stored results again. Randomness comes from ``rng()``, derived from the seed and the
+history length, so the same history gives the same asks.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+
+import numpy as np
+
+from hwnas.errors import InvalidConfigError
+from hwnas.results import Result
+from hwnas.space import Config, SearchSpace
+
+
+class Strategy(ABC):
+    """Proposes sub-networks to measure (``ask``) and learns from measurements (``tell``)."""
+
+    #: how many configs the strategy prefers to propose at once (one generation, say)
+    batch_size: int = 1
+
+    def bind(self, space: SearchSpace, directions: Sequence[str], seed: int) -> None:
+        """Called once by the study before the first ``ask``."""
+        self.space, self.directions, self.seed = space, list(directions), seed
+
+    @abstractmethod
+    def ask(self, n: int) -> list[Config]:
+        """Up to ``n`` configs not measured before."""
+
+    @abstractmethod
+    def tell(self, results: Sequence[Result]) -> None:
+        """New results (finished or failed), in the order they were measured."""
+
+
+class HistoryStrategy(Strategy):
+    """Keeps every told result; gives a deterministic generator per ask."""
+
+    def bind(self, space: SearchSpace, directions: Sequence[str], seed: int) -> None:
+        super().bind(space, directions, seed)
+        self.results: list[Result] = []
+        self.seen_ids: set[str] = set()
+        self._asks_since_tell = 0
+
+    def tell(self, results: Sequence[Result]) -> None:
+        for result in results:
+            self.results.append(result)
+            self.seen_ids.add(result.arch_id)
+        if results:
+            self._asks_since_tell = 0
+
+    @property
+    def finished(self) -> list[Result]:
+        return [r for r in self.results if r.ok]
+
+    def rng(self) -> np.random.Generator:
+        """A generator fixed by (seed, history length, asks since the last tell)."""
+        self._asks_since_tell += 1
+        return np.random.default_rng([self.seed, len(self.results), self._asks_since_tell])
+
+    def unseen(self, candidates: Sequence[Config], n: int, taken: set[str]) -> list[Config]:
+        """The first ``n`` candidates whose id is neither measured nor in ``taken``."""
+        chosen = []
+        for config in candidates:
+            arch_id = self.space.arch_id(config)
+            if arch_id in self.seen_ids or arch_id in taken:
+                continue
+            taken.add(arch_id)
+            chosen.append(self.space.canonical(config))
+            if len(chosen) == n:
+                break
+        return chosen
+
+    def random_unseen(self, n: int, rng: np.random.Generator, taken: set[str]) -> list[Config]:
+        """Up to ``n`` uniformly sampled configs not seen before (fewer if the space is spent)."""
+        chosen: list[Config] = []
+        for _ in range(50):
+            batch = [self.space.sample(rng) for _ in range(4 * (n - len(chosen)) + 4)]
+            chosen += self.unseen(batch, n - len(chosen), taken)
+            if len(chosen) == n:
+                break
+        return chosen
+
+
+def check_positive(name: str, value: int, minimum: int = 1) -> int:
+    if not isinstance(value, int) or value < minimum:
+        raise InvalidConfigError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return value

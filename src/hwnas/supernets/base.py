@@ -1,0 +1,121 @@
+"""The super-network contract, a base class for built-in ones, and checkpoints."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import torch
+from torch import nn
+
+from hwnas.errors import CheckpointError
+from hwnas.space import Config, SearchSpace
+
+
+@runtime_checkable
+class Supernet(Protocol):
+    """What hwnas needs of a super-network; bring your own by implementing these three."""
+
+    space: SearchSpace
+
+    def activate(self, config: Config) -> None:
+        """Switch the shared weights to the sub-network ``config``, in place."""
+
+    def extract(self, config: Config) -> nn.Module:
+        """A standalone copy of the sub-network with sliced weights and the same outputs."""
+
+
+class ElasticSupernet(nn.Module):
+    """Base of the built-in super-networks: validation, the active config, example inputs.
+
+    Subclasses set ``space`` and ``input_shape`` (one sample, without the batch dimension)
+    and implement ``_apply_config`` and ``_build_static``.
+    """
+
+    space: SearchSpace
+    input_shape: tuple[int, ...]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.active_config: Config | None = None
+
+    def activate(self, config: Config) -> None:
+        config = self.space.canonical(config)
+        self._apply_config(config)
+        self.active_config = config
+
+    def extract(self, config: Config) -> nn.Module:
+        config = self.space.canonical(config)
+        static = self._build_static(config)
+        static.train(self.training)
+        return static
+
+    def example_input(self, batch_size: int = 1) -> torch.Tensor:
+        return torch.randn((batch_size, *self.input_shape))
+
+    def _apply_config(self, config: Config) -> None:
+        raise NotImplementedError
+
+    def _build_static(self, config: Config) -> nn.Module:
+        raise NotImplementedError
+
+
+def save_checkpoint(supernet: nn.Module, path: str | Path, name: str,
+                    options: dict[str, Any], metadata: dict[str, Any] | None = None) -> Path:
+    """Write the weights with what is needed to rebuild the super-network (atomically)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {"format": "hwnas-supernet/1", "name": name, "options": options,
+               "state_dict": supernet.state_dict(), "metadata": metadata or {}}
+    handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    os.close(handle)
+    torch.save(payload, temporary)
+    os.replace(temporary, path)
+    return path
+
+
+def read_checkpoint(path: str | Path) -> dict[str, Any]:
+    """The checkpoint's payload, or a :class:`CheckpointError` saying what to do."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(
+            f"checkpoint {str(path)!r} does not exist; train one first with `hwnas train`"
+        )
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # noqa: BLE001 - any unreadable file is reported the same way
+        raise CheckpointError(
+            f"checkpoint {str(path)!r} cannot be read ({type(error).__name__}); "
+            "it is not an hwnas super-network checkpoint"
+        ) from None
+    if not isinstance(payload, dict) or payload.get("format") != "hwnas-supernet/1":
+        raise CheckpointError(
+            f"{str(path)!r} is not an hwnas super-network checkpoint "
+            "(written by `hwnas train` or hwnas.save_checkpoint)"
+        )
+    return payload
+
+
+def load_state(supernet: nn.Module, state_dict: dict[str, torch.Tensor], source: str) -> None:
+    """Load weights, turning a shape or key mismatch into a :class:`CheckpointError`."""
+    own = supernet.state_dict()
+    missing = sorted(set(own) - set(state_dict))
+    unexpected = sorted(set(state_dict) - set(own))
+    wrong = sorted(k for k in set(own) & set(state_dict) if own[k].shape != state_dict[k].shape)
+    if missing or unexpected or wrong:
+        details = []
+        if missing:
+            details.append(f"missing {missing[:3]}")
+        if unexpected:
+            details.append(f"unexpected {unexpected[:3]}")
+        if wrong:
+            key = wrong[0]
+            details.append(f"{key} has shape {tuple(state_dict[key].shape)}, "
+                           f"expected {tuple(own[key].shape)}")
+        raise CheckpointError(
+            f"checkpoint {source!r} does not fit this super-network ({'; '.join(details)}); "
+            "use the checkpoint trained for it, or train again with `hwnas train`"
+        )
+    supernet.load_state_dict(state_dict)

@@ -1,0 +1,32 @@
+"""Every registered super-network and strategy passes the conformance suites."""
+
+from __future__ import annotations
+
+import pytest
+
+from hwnas.strategies import STRATEGIES, create_strategy
+from hwnas.supernets import SUPERNETS, create_supernet
+from hwnas.testing.strategies import check_strategy
+from hwnas.testing.supernets import check_supernet
+
+
+@pytest.mark.parametrize("name", SUPERNETS.names("tiny_*"))
+def test_tiny_supernets_conform(name):
+    check_supernet(create_supernet(name))
+
+
+@pytest.mark.parametrize("name", sorted(set(SUPERNETS.names()) - set(SUPERNETS.names("tiny_*"))))
+def test_every_family_has_a_tiny_variant(name):
+    assert f"tiny_{name}" in SUPERNETS
+
+
+@pytest.mark.parametrize("name", sorted(set(SUPERNETS.names()) - set(SUPERNETS.names("tiny_*"))))
+def test_full_supernets_extract_exactly(name):
+    from hwnas.testing.supernets import check_extract_matches_activate
+
+    check_extract_matches_activate(create_supernet(name), n_configs=30)
+
+
+@pytest.mark.parametrize("name", STRATEGIES.names())
+def test_strategies_conform(name):
+    check_strategy(lambda: create_strategy(name))

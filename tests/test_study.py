@@ -1,0 +1,194 @@
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from hwnas.errors import EvaluationError, StudyError
+from hwnas.measure import Measurement
+from hwnas.study import Study
+from hwnas.testing.strategies import synthetic_objectives, synthetic_space
+
+
+def synthetic_evaluator(space, calls=None):
+    def evaluate(config):
+        if calls is not None:
+            calls.append(space.arch_id(config))
+        accuracy, cost = synthetic_objectives(space, config)
+        return {"accuracy": Measurement(accuracy), "latency": Measurement(cost, spread=0.1),
+                "macs": Measurement(cost * 1000)}
+    return evaluate
+
+
+def make_study(path, strategy="nsga2", calls=None, **options):
+    space = synthetic_space()
+    return Study.create(path, space=space, objectives=["accuracy", "latency"], metrics=["macs"],
+                        strategy=strategy, strategy_options=options or {"population_size": 10},
+                        evaluator=synthetic_evaluator(space, calls), seed=3)
+
+
+def test_optimize_stores_every_evaluation(tmp_path):
+    study = make_study(tmp_path / "study.db")
+    study.optimize(35, progress=False)
+    results = study.results()
+    assert len(results) == 35
+    assert len({r.arch_id for r in results}) == 35
+    frame = study.to_dataframe()
+    assert {"accuracy", "latency", "macs", "latency_spread", "datetime_start",
+            "datetime_complete"} <= set(frame.columns)
+    assert frame["macs"].notna().all()
+    assert (frame["latency_spread"] == 0.1).all()
+
+
+def test_load_and_continue_without_re_evaluating(tmp_path):
+    path = tmp_path / "study.db"
+    calls: list[str] = []
+    make_study(path, calls=calls).optimize(20, progress=False)
+    space = synthetic_space()
+    reopened = Study.load(path, evaluator=synthetic_evaluator(space, calls))
+    reopened.optimize(30, progress=False)
+    assert len(calls) == 30 == len(set(calls))
+    assert len(reopened.results()) == 30
+
+
+def test_resumed_study_proposes_what_an_uninterrupted_one_does(tmp_path):
+    straight = make_study(tmp_path / "a.db")
+    straight.optimize(40, progress=False)
+    first = make_study(tmp_path / "b.db")
+    first.optimize(25, progress=False)
+    resumed = Study.load(tmp_path / "b.db", evaluator=synthetic_evaluator(synthetic_space()))
+    resumed.optimize(40, progress=False)
+    assert [r.arch_id for r in resumed.results()] == [r.arch_id for r in straight.results()]
+
+
+def test_interrupted_trial_is_queued_again(tmp_path):
+    path = tmp_path / "study.db"
+    space = synthetic_space()
+    count = {"n": 0}
+    inner = synthetic_evaluator(space)
+
+    def interrupting(config):
+        count["n"] += 1
+        if count["n"] == 7:
+            raise KeyboardInterrupt
+        return inner(config)
+
+    study = Study.create(path, space=space, objectives=["accuracy", "latency"], metrics=[],
+                         strategy="random", evaluator=interrupting, seed=0)
+    with pytest.raises(KeyboardInterrupt):
+        study.optimize(15, progress=False)
+    assert len(study.finished()) == 6
+    reopened = Study.load(path, evaluator=inner)
+    reopened.optimize(15, progress=False)
+    ids = [r.arch_id for r in reopened.results()]
+    assert len(ids) == 15 == len(set(ids))
+
+
+def test_raising_evaluation_keeps_finished_measurements(tmp_path):
+    path = tmp_path / "study.db"
+    space = synthetic_space()
+    inner = synthetic_evaluator(space)
+    count = {"n": 0}
+
+    def broken(config):
+        count["n"] += 1
+        if count["n"] == 5:
+            raise RuntimeError("sensor unplugged")
+        return inner(config)
+
+    study = Study.create(path, space=space, objectives=["accuracy", "latency"], metrics=[],
+                         strategy="random", evaluator=broken, seed=0)
+    with pytest.raises(EvaluationError, match="sensor unplugged.*kept"):
+        study.optimize(10, progress=False)
+    assert len(Study.load(path).finished()) == 4
+    failed = [r for r in Study.load(path).results() if not r.ok]
+    assert len(failed) == 1 and "sensor unplugged" in failed[0].error
+
+
+def test_nan_objective_fails_the_trial_and_search_goes_on(tmp_path):
+    space = synthetic_space()
+    inner = synthetic_evaluator(space)
+    count = {"n": 0}
+
+    def sometimes_nan(config):
+        count["n"] += 1
+        measured = inner(config)
+        if count["n"] % 4 == 0:
+            measured["latency"] = Measurement(math.nan)
+        return measured
+
+    study = Study.create(tmp_path / "s.db", space=space, objectives=["accuracy", "latency"],
+                         metrics=[], strategy="random", evaluator=sometimes_nan, seed=0)
+    study.optimize(12, progress=False)
+    assert len(study.finished()) == 12
+    failed = [r for r in study.results() if not r.ok]
+    assert failed and all("nan" in r.error for r in failed)
+
+
+def test_pareto_front_and_hypervolume_closed_form(tmp_path):
+    from hwnas.space import Choice, SearchSpace
+
+    space = SearchSpace([Choice("x", (0, 1, 2, 3))])
+    table = {0: (0.5, 1.0), 1: (0.8, 2.0), 2: (0.7, 3.0), 3: (0.9, 4.0)}
+
+    def evaluate(config):
+        accuracy, latency = table[config["x"]]
+        return {"accuracy": Measurement(accuracy), "latency": Measurement(latency)}
+
+    study = Study.create(tmp_path / "s.db", space=space, objectives=["accuracy", "latency"],
+                         metrics=[], strategy="random", evaluator=evaluate,
+                         reference_point=[0.0, 5.0])
+    study.optimize(4, progress=False)
+    assert [r.config["x"] for r in study.pareto_front()] == [0, 1, 3]
+    # staircase: (5-1)*0.5 + (5-2)*(0.8-0.5) + (5-4)*(0.9-0.8)
+    assert study.hypervolume() == pytest.approx(4 * 0.5 + 3 * 0.3 + 1 * 0.1)
+    assert study.hypervolume([0.0, 2.5]) == pytest.approx(1.5 * 0.5 + 0.5 * 0.3)
+
+
+def test_non_dominated_sorting_agrees_with_brute_force():
+    from hwnas.pareto import non_dominated
+
+    rng = np.random.default_rng(0)
+    points = rng.random((200, 2))
+    brute = [i for i, p in enumerate(points)
+             if not any((q[0] >= p[0]) and (q[1] <= p[1]) and (q != p).any() for q in points)]
+    assert non_dominated(points, ["maximize", "minimize"]).tolist() == brute
+
+
+def test_existing_study_is_not_overwritten_by_create(tmp_path):
+    make_study(tmp_path / "s.db").optimize(3, progress=False)
+    with pytest.raises(StudyError, match="already exists"):
+        make_study(tmp_path / "s.db")
+
+
+def test_load_refuses_files_that_are_not_studies(tmp_path):
+    text = tmp_path / "notes.db"
+    text.write_text("hello")
+    with pytest.raises(StudyError, match="not a study"):
+        Study.load(text)
+    with pytest.raises(StudyError, match="does not exist"):
+        Study.load(tmp_path / "missing.db")
+    import sqlite3
+
+    other = tmp_path / "other.db"
+    sqlite3.connect(other).execute("CREATE TABLE t (x)").connection.commit()
+    with pytest.raises(StudyError, match="not a study"):
+        Study.load(other)
+    assert other.stat().st_size > 0
+
+
+def test_load_without_evaluator_explains_what_to_pass(tmp_path):
+    make_study(tmp_path / "s.db").optimize(3, progress=False)
+    with pytest.raises(StudyError, match="evaluator="):
+        Study.load(tmp_path / "s.db").optimize(5, progress=False)
+
+
+def test_study_opens_as_an_optuna_study(tmp_path):
+    import optuna
+
+    make_study(tmp_path / "s.db").optimize(5, progress=False)
+    loaded = optuna.load_study(study_name="hwnas", storage=f"sqlite:///{tmp_path / 's.db'}")
+    complete = [t for t in loaded.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    assert len(complete) == 5 and all(len(t.values) == 2 for t in complete)
+    assert all("config" in t.user_attrs["proposal"] for t in complete)
