@@ -5,7 +5,7 @@ VENV ?= .venv
 TORCH_SPEC ?= torch==2.13.0
 BIN := $(VENV)/bin
 
-.PHONY: install dev quickstart test test-all lint benchmarks clean
+.PHONY: install dev quickstart test test-fast lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,11 +21,13 @@ install dev: $(VENV)/.installed
 quickstart: $(VENV)/.installed
 	$(BIN)/hwnas quickstart
 
+# every test, the slow ones (subprocess resume, README example) included
 test: $(VENV)/.installed
-	$(BIN)/python -m pytest -q
-
-test-all: $(VENV)/.installed
 	$(BIN)/python -m pytest -q -m "slow or not slow"
+
+# the fast default selection, for the edit-test loop
+test-fast: $(VENV)/.installed
+	$(BIN)/python -m pytest -q
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check src tests benchmarks

@@ -118,6 +118,7 @@ def complete_trials(db: Path) -> dict[int, str]:
     return dict(rows)
 
 
+@pytest.mark.slow
 def test_killed_search_resumes_without_losing_or_repeating(tmp_path, checkpoint):
     study = tmp_path / "study.db"
     args = ["search", "--study", str(study), "--checkpoint", str(checkpoint),
@@ -153,8 +154,8 @@ def test_export_runs_without_hwnas(tmp_path, checkpoint):
     run("export", "--checkpoint", str(checkpoint), "--config",
         json.dumps(__import__("hwnas.supernets", fromlist=["x"]).load_supernet(
             checkpoint).space.smallest()), "--out", str(out), check=True)
-    code = ("import torch; m = torch.load(%r, weights_only=False); "
-            "print(m(torch.zeros(1, 1, 8, 8)).shape)" % str(out))
+    code = (f"import torch; m = torch.load({str(out)!r}, weights_only=False); "
+            "print(m(torch.zeros(1, 1, 8, 8)).shape)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             cwd=tmp_path, env={**os.environ, "PYTHONPATH": ""})
     assert "torch.Size([1, 10])" in result.stdout, result.stderr

@@ -50,7 +50,7 @@ def test_features_are_numeric_and_mask_inactive(space):
     a = {"depth": 1, "width.0": 8, "width.1": 16, "width.2": 16, "kernel": 5, "act": "gelu"}
     features = space.features([a])
     assert features.shape == (1, len(space))
-    assert features[0].tolist() == [1, 8, 8, 8, 5, 1]
+    assert features[0].tolist() == [1, 8, 0, 0, 5, 1]
 
 
 def test_sample_mutate_crossover_stay_in_space(space):

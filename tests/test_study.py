@@ -192,3 +192,50 @@ def test_study_opens_as_an_optuna_study(tmp_path):
     complete = [t for t in loaded.trials if t.state == optuna.trial.TrialState.COMPLETE]
     assert len(complete) == 5 and all(len(t.values) == 2 for t in complete)
     assert all("config" in t.user_attrs["proposal"] for t in complete)
+
+
+def test_warm_start_reuses_results_without_measuring_them(tmp_path):
+    calls: list[str] = []
+    earlier = make_study(tmp_path / "earlier.db", calls=calls)
+    earlier.optimize(20, progress=False)
+    calls.clear()
+    later = make_study(tmp_path / "later.db", strategy="linas", calls=calls,
+                       initial_population=10, batch_size=5)
+    assert later.warm_start(tmp_path / "earlier.db") == 20
+    later.optimize(30, progress=False)
+    assert len(calls) == 10
+    assert not set(calls) & {r.arch_id for r in earlier.results()}
+    assert len(later.finished()) == 30
+    assert later.strategy_log(), "LINAS reports its predictors with each batch"
+
+
+def test_warm_start_refuses_another_space(tmp_path):
+    from hwnas.space import Choice, SearchSpace
+
+    make_study(tmp_path / "a.db").optimize(3, progress=False)
+    space = SearchSpace([Choice("x", (1, 2))])
+    other = Study.create(tmp_path / "b.db", space=space, objectives=["accuracy", "latency"],
+                         metrics=[], strategy="random",
+                         evaluator=lambda c: {"accuracy": Measurement(1.0),
+                                              "latency": Measurement(1.0)})
+    with pytest.raises(StudyError, match="search space differs"):
+        other.warm_start(tmp_path / "a.db")
+
+
+def test_in_memory_study(tmp_path):
+    study = make_study(":memory:")
+    study.optimize(12, progress=False)
+    assert len(study.finished()) == 12
+
+
+def test_a_spent_space_ends_the_search_with_a_warning():
+    from hwnas.space import Choice, SearchSpace
+
+    space = SearchSpace([Choice("x", (1, 2, 3))])
+    study = Study.create(":memory:", space=space, objectives=["accuracy", "latency"],
+                         metrics=[], strategy="nsga2",
+                         evaluator=lambda c: {"accuracy": Measurement(c["x"]),
+                                              "latency": Measurement(c["x"] ** 2)})
+    with pytest.warns(UserWarning, match="spent"):
+        study.optimize(10, progress=False)
+    assert len(study.finished()) == 3

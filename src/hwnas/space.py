@@ -200,14 +200,31 @@ class SearchSpace:
         return config
 
     def features(self, configs: Sequence[Config]) -> np.ndarray:
-        """A float matrix for predictors: the canonical configs' values (numeric dims) or
-        indices (others), one row per config."""
-        rows = []
-        for config in configs:
-            canonical = self.canonical(config)
-            rows.append([float(canonical[d.name]) if _is_number(d.values[0])
-                         else float(d.index(canonical[d.name])) for d in self.dims])
-        return np.array(rows, dtype=np.float64).reshape(len(rows), len(self.dims))
+        """A float matrix for predictors, one row per config: each active gene's value
+        (numeric dimensions) or value index (others); inactive genes are 0."""
+        if not configs:
+            return np.zeros((0, len(self.dims)))
+        return self.features_from_indices(np.stack([self.encode(c) for c in configs]))
+
+    def features_from_indices(self, indices: np.ndarray) -> np.ndarray:
+        """:meth:`features` for a matrix of value indices (rows from :meth:`encode`),
+        vectorised, for inner searches that score thousands of candidates."""
+        indices = np.asarray(indices, dtype=np.int64).reshape(-1, len(self.dims))
+        out = np.empty(indices.shape, dtype=np.float64)
+        for column, table in enumerate(self._feature_values):
+            out[:, column] = table[indices[:, column]]
+        for column, dim in enumerate(self.dims):
+            if dim.active_if is not None:
+                parent, threshold = dim.active_if
+                parent_column = self.names.index(parent)
+                parent_values = np.array(self[parent].values)[indices[:, parent_column]]
+                out[parent_values < threshold, column] = 0.0
+        return out
+
+    @property
+    def _feature_values(self) -> list[np.ndarray]:
+        return [np.array(d.values, dtype=np.float64) if _is_number(d.values[0])
+                else np.arange(len(d.values), dtype=np.float64) for d in self.dims]
 
     # -- sampling and variation -----------------------------------------------------------
     def sample(self, rng: np.random.Generator) -> Config:

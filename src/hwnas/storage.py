@@ -16,13 +16,19 @@ from hwnas.errors import StudyError
 _SQLITE_HEADER = b"SQLite format 3\x00"
 
 
+MEMORY = ":memory:"
+
+
 def storage_url(location: str | Path) -> str:
     text = str(location)
     return text if "://" in text else f"sqlite:///{Path(text).resolve()}"
 
 
 def sqlite_path(location: str | Path) -> Path | None:
+    """The SQLite file behind ``location``, or None for a URL or ``":memory:"``."""
     text = str(location)
+    if text == MEMORY:
+        return None
     if text.startswith("sqlite:///"):
         return Path(text[len("sqlite:///"):])
     return None if "://" in text else Path(text)
@@ -65,6 +71,9 @@ def _connect_sqlite(path: Path) -> sqlite3.Connection:
 
 
 def open_storage(location: str | Path) -> optuna.storages.BaseStorage:
+    """Optuna storage for a path (SQLite), a database URL, or ``":memory:"`` (not kept)."""
+    if str(location) == MEMORY:
+        return optuna.storages.InMemoryStorage()
     path = sqlite_path(location)
     engine_kwargs = None
     if path is not None:

@@ -18,6 +18,7 @@ import math
 import os
 import socket
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -165,6 +166,40 @@ class Study:
             study._evaluate = _build_evaluator(spec, supernet, None)
         return study
 
+    def warm_start(self, source: str | Path | Study) -> int:
+        """Copy the finished measurements of an earlier study of the same search space into
+        this one (nothing is re-measured); returns how many were added. They count towards
+        ``optimize``'s total and every strategy learns from them."""
+        other = source if isinstance(source, Study) else Study.load(source)
+        if other.spec.space != self.spec.space:
+            raise StudyError(
+                f"cannot warm-start from {other.location!r}: its search space differs from this "
+                "study's (it was made for another super-network)"
+            )
+        known = self._known_ids()
+        added = 0
+        for result in other.finished():
+            if result.arch_id in known:
+                continue
+            missing = [n for n in self.spec.objective_names if n not in result.metrics]
+            if missing:
+                raise StudyError(
+                    f"cannot warm-start from {other.location!r}: it did not record {missing}; "
+                    f"it measured {sorted(result.metrics)}"
+                )
+            values = [float(result.metrics[n]) for n in self.spec.objective_names]
+            proposal = {"config": result.config, "arch_id": result.arch_id, "batch": -1,
+                        "position": added, "strategy_seconds": 0.0,
+                        "warm_start": str(other.location)}
+            measurement = {"metrics": result.metrics, "spreads": result.spreads,
+                           "evaluate_seconds": 0.0}
+            self.storage.create_new_trial(self._study_id, template_trial=create_trial(
+                state=TrialState.COMPLETE, values=values,
+                user_attrs={"proposal": proposal, "measurement": measurement}))
+            known.add(result.arch_id)
+            added += 1
+        return added
+
     # -- the search loop ------------------------------------------------------------------------
     def optimize(self, n_evaluations: int, *, progress: bool = True,
                  callback: Callable[[Result], None] | None = None) -> None:
@@ -192,6 +227,9 @@ class Study:
                     told.update(r.number for r in fresh)
                     strategy.tell(fresh)
                     if not self._propose(strategy, known_ids):
+                        warnings.warn(f"the strategy proposed no new sub-network after "
+                                      f"{complete} evaluations: the search space is spent",
+                                      stacklevel=2)
                         break
                     continue
                 result = self._run_trial(trial, evaluate)
@@ -215,8 +253,10 @@ class Study:
             if arch_id not in known_ids:
                 known_ids.add(arch_id)
                 fresh.append(self.spec.space.canonical(config))
+        info = getattr(strategy, "ask_info", None) or None
         for position, config in enumerate(fresh):
-            self._enqueue(config, batch, position, strategy_seconds / len(fresh))
+            self._enqueue(config, batch, position, strategy_seconds / len(fresh),
+                          info if position == 0 else None)
         return len(fresh)
 
     def _run_trial(self, trial: FrozenTrial, evaluate: EvaluateFn) -> Result:
@@ -263,15 +303,13 @@ class Study:
         return values, ""
 
     # -- trials in storage ------------------------------------------------------------------
-    def _enqueue(self, config: Config, batch: int, position: int,
-                 strategy_seconds: float) -> None:
-        template = create_trial(
-            state=TrialState.WAITING,
-            user_attrs={"proposal": {"config": config,
-                                     "arch_id": self.spec.space.arch_id(config),
-                                     "batch": batch, "position": position,
-                                     "strategy_seconds": strategy_seconds}},
-        )
+    def _enqueue(self, config: Config, batch: int, position: int, strategy_seconds: float,
+                 strategy_info: dict[str, Any] | None = None) -> None:
+        proposal = {"config": config, "arch_id": self.spec.space.arch_id(config),
+                    "batch": batch, "position": position, "strategy_seconds": strategy_seconds}
+        if strategy_info:
+            proposal["strategy_info"] = strategy_info
+        template = create_trial(state=TrialState.WAITING, user_attrs={"proposal": proposal})
         self.storage.create_new_trial(self._study_id, template_trial=template)
 
     def _claim_waiting_trial(self) -> FrozenTrial | None:
@@ -365,6 +403,15 @@ class Study:
                   if t.state in (TrialState.COMPLETE, TrialState.FAIL)
                   and "proposal" in t.user_attrs and not t.user_attrs.get("requeued")]
         return [self._to_result(t) for t in sorted(trials, key=_order)]
+
+    def strategy_log(self) -> list[dict[str, Any]]:
+        """What the strategy reported with each batch (e.g. LINAS's predictor quality)."""
+        log = []
+        for trial in sorted(self._trials(), key=_order):
+            proposal = _proposal(trial)
+            if "strategy_info" in proposal and not trial.user_attrs.get("requeued"):
+                log.append({"batch": proposal["batch"], **proposal["strategy_info"]})
+        return log
 
     def finished(self) -> list[Result]:
         return [r for r in self.results() if r.ok]

@@ -14,6 +14,7 @@ import torch
 from hwnas.errors import CheckpointError, InvalidConfigError
 from hwnas.measure import Evaluator, Measurement, create_measure
 from hwnas.space import Config
+from hwnas.storage import sqlite_path
 from hwnas.study import DEFAULT_METRICS, Study
 from hwnas.supernets import (
     ElasticSupernet,
@@ -22,7 +23,6 @@ from hwnas.supernets import (
     read_checkpoint,
     save_checkpoint,
 )
-from hwnas.storage import sqlite_path
 
 
 def train_supernet(checkpoint: str | Path, *, supernet: str = "elastic_cnn",

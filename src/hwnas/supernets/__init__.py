@@ -52,6 +52,24 @@ def tiny_elastic_cnn1d(in_channels: int = 1, input_size: int = 16,
                       stage_widths=[(2, 4), (4, 6)], depths=(1, 2), kernels=(3, 5))
 
 
+@SUPERNETS.register("cnn1d_bench")
+def cnn1d_bench(in_channels: int = 1, input_size: int = 40,
+                num_classes: int = 10) -> ElasticCNN:
+    """1-D elastic CNN of the tabulated mnist1d benchmark (``hwnas.tabular``): 4 stages,
+    depth 1 or 2, 3 widths per block, one kernel size; (3 + 3**2)**4 = 20,736 sub-networks."""
+    return ElasticCNN(1, in_channels, input_size, num_classes, stem_width=16,
+                      stage_widths=[(16, 24, 32), (24, 32, 48), (32, 48, 64), (48, 64, 96)],
+                      depths=(1, 2), kernels=(5,))
+
+
+@SUPERNETS.register("tiny_cnn1d_bench")
+def tiny_cnn1d_bench(in_channels: int = 1, input_size: int = 16,
+                     num_classes: int = 10) -> ElasticCNN:
+    return ElasticCNN(1, in_channels, input_size, num_classes, stem_width=4,
+                      stage_widths=[(2, 3, 4), (2, 4, 6), (4, 6, 8), (4, 6, 8)],
+                      depths=(1, 2), kernels=(3,))
+
+
 def create_supernet(name: str, options: dict[str, Any] | None = None) -> ElasticSupernet:
     """Build the registered super-network ``name`` with ``options`` (its factory's arguments)."""
     return SUPERNETS.create(name, **(options or {}))

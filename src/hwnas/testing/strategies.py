@@ -13,10 +13,10 @@ from hwnas.strategies import Strategy
 DIRECTIONS = ["maximize", "minimize"]
 
 
-def synthetic_space() -> SearchSpace:
-    """Three stages of depth 1-3 with widths and kernels: 2 objectives in closed form."""
+def synthetic_space(stages: int = 3) -> SearchSpace:
+    """Stages of depth 1-3 with a width per block: 2 objectives in closed form."""
     dims = []
-    for stage in range(3):
+    for stage in range(stages):
         dims.append(Choice(f"s{stage}.depth", (1, 2, 3)))
         for block in range(3):
             condition = None if block == 0 else (f"s{stage}.depth", block + 1)
@@ -28,7 +28,8 @@ def synthetic_objectives(space: SearchSpace, config: Config) -> tuple[float, flo
     """(a saturating "accuracy", a "cost") that trade off against each other."""
     canonical = space.canonical(config)
     cost = 0.0
-    for stage in range(3):
+    stages = sum(name.endswith(".depth") for name in canonical)
+    for stage in range(stages):
         depth = canonical[f"s{stage}.depth"]
         cost += sum(canonical[f"s{stage}.b{b}.width"] * (stage + 1) for b in range(depth))
     accuracy = 1.0 - np.exp(-cost / 150.0)

@@ -8,6 +8,7 @@ outputs; the gradients of all of them add up into one optimizer step.
 from __future__ import annotations
 
 import math
+import os
 import time
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -23,7 +24,6 @@ from hwnas.measure.accuracy import evaluate_accuracy, recalibrate_batchnorm
 from hwnas.space import Config
 from hwnas.supernets.base import Supernet
 
-import os
 LS = float(os.environ.get("LS", "0"))
 CALIBRATION_BATCHES = 16
 """Training batches used to recalibrate batch norm before the final accuracies."""
@@ -66,6 +66,26 @@ def distillation_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor
     return kl * temperature**2
 
 
+SHIFT = int(os.environ.get("SHIFT", "0"))
+
+
+def _shift(x, generator):
+    n = x.shape[0]
+    dims = x.ndim - 2
+    pad = [SHIFT] * (2 * dims)
+    padded = F.pad(x, pad)
+    out = torch.empty_like(x)
+    offs = torch.randint(0, 2 * SHIFT + 1, (n, dims), generator=generator)
+    for i in range(n):
+        if dims == 2:
+            a, b = offs[i].tolist()
+            out[i] = padded[i, :, a:a + x.shape[2], b:b + x.shape[3]]
+        else:
+            a = int(offs[i, 0])
+            out[i] = padded[i, :, a:a + x.shape[2]]
+    return out
+
+
 def _check_arguments(supernet: Supernet, data: DataSplits, epochs: int, batch_size: int,
                      lr: float, weight_decay: float, n_random: int,
                      distill_temperature: float) -> None:
@@ -102,8 +122,14 @@ def _optimizer(supernet: nn.Module, lr: float, weight_decay: float) -> torch.opt
 
 
 def _progress(enabled: bool):
-    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
-                               TimeElapsedColumn, TimeRemainingColumn)
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     return Progress(TextColumn("[bold]sandwich training"), BarColumn(), MofNCompleteColumn(),
                     TextColumn("epoch {task.fields[epoch]}  loss {task.fields[loss]}"),
@@ -162,6 +188,8 @@ def train_sandwich(supernet: Supernet, data: DataSplits, *, epochs: int = 40,
             for xb, yb in iterate_batches(data.train_x, data.train_y, batch_size,
                                           shuffle=True, generator=generator, drop_last=True):
                 optimizer.zero_grad(set_to_none=True)
+                if SHIFT:
+                    xb = _shift(xb, generator)
                 supernet.activate(largest)
                 logits = module(xb)
                 if step == 0 and logits.shape[1] != data.num_classes:
