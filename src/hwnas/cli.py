@@ -72,9 +72,10 @@ def train(
         "runs/default/supernet.pt"),
     supernet: Annotated[str, typer.Option(help="Registered super-network name.")] = "elastic_cnn",
     dataset: Annotated[str, typer.Option(help="Registered dataset name.")] = "digits",
-    epochs: Annotated[int, typer.Option(help="Training epochs.")] = 40,
+    epochs: Annotated[int, typer.Option(help="Training epochs.")] = 30,
     batch_size: Annotated[int, typer.Option(help="Mini-batch size.")] = 64,
     lr: Annotated[float, typer.Option(help="Peak learning rate (cosine decay).")] = 0.1,
+    threads: Annotated[int, typer.Option(help="Torch threads while training.")] = 1,
     seed: SeedOption = 0,
     progress: ProgressOption = True,
 ) -> None:
@@ -82,7 +83,8 @@ def train(
     from hwnas.workflow import train_supernet
 
     report = train_supernet(out, supernet=supernet, dataset=dataset, epochs=epochs,
-                            batch_size=batch_size, lr=lr, seed=seed, progress=progress)
+                            batch_size=batch_size, lr=lr, seed=seed, threads=threads,
+                            progress=progress)
     console.print(f"trained {supernet} on {dataset} in {report.seconds:.1f} s -> {out}")
     console.print(f"test accuracy: largest {100 * report.test_accuracy_largest:.2f}%, "
                   f"smallest {100 * report.test_accuracy_smallest:.2f}%")
@@ -189,7 +191,7 @@ def quickstart(
     out: Annotated[Path, typer.Option(help="Folder for the run's files.")] = Path(
         "runs/quickstart"),
     n_evaluations: Annotated[int, typer.Option(help="Sub-networks to measure.")] = 100,
-    epochs: Annotated[int, typer.Option(help="Training epochs.")] = 40,
+    epochs: Annotated[int, typer.Option(help="Training epochs.")] = 30,
     seed: SeedOption = 0,
     progress: ProgressOption = True,
 ) -> None:

@@ -76,7 +76,7 @@ class TabularBenchmark:
         self.metadata = metadata
         self._index: dict[str, int] | None = None
 
-    # -- loading and saving ----------------------------------------------------------------------
+    # -- loading and saving ------------------------------------------------------------
     @classmethod
     def load(cls, path: str | Path) -> TabularBenchmark:
         """Read a table written by :meth:`save`."""
@@ -111,7 +111,7 @@ class TabularBenchmark:
             np.savez_compressed(handle, metadata=np.array(json.dumps(metadata)), **arrays)
         return path
 
-    # -- basic facts --------------------------------------------------------------------------------
+    # -- basic facts -------------------------------------------------------------------
     @property
     def metrics(self) -> list[str]:
         """The measured metrics' names, in table order."""
@@ -132,7 +132,7 @@ class TabularBenchmark:
         """The canonical config stored in ``row``."""
         return self.space.decode(self.configs[row])
 
-    # -- lookups ---------------------------------------------------------------------------------
+    # -- lookups -----------------------------------------------------------------------
     def row(self, config: Config) -> int:
         """The table row of ``config``'s sub-network (inactive genes do not matter)."""
         arch_id = self.space.arch_id(config)  # validates: names the offending dimension
@@ -168,7 +168,7 @@ class TabularBenchmark:
         return np.stack([self._spreads[self._check_metric(n)].astype(np.float64)
                          for n in names], axis=1)
 
-    # -- the true front ------------------------------------------------------------------------------
+    # -- the true front ----------------------------------------------------------------
     def pareto_front(self, objectives: Objectives = DEFAULT_OBJECTIVES,
                      rows: Sequence[int] | np.ndarray | None = None) -> np.ndarray:
         """Row indices (sorted) of the non-dominated sub-networks for ``objectives``
@@ -194,7 +194,7 @@ class TabularBenchmark:
         front = self.pareto_front(objectives)
         return hypervolume(self.values(names)[front], directions, list(reference))
 
-    # -- helpers ---------------------------------------------------------------------------------
+    # -- helpers -----------------------------------------------------------------------
     def _id_index(self) -> dict[str, int]:
         if self._index is None:
             index = {self.space.arch_id(self.space.decode(encoded)): row

@@ -27,11 +27,16 @@ from hwnas.supernets import (
 
 def train_supernet(checkpoint: str | Path, *, supernet: str = "elastic_cnn",
                    dataset: str = "digits", dataset_options: dict[str, Any] | None = None,
-                   epochs: int = 40, batch_size: int = 64, lr: float = 0.1, seed: int = 0,
-                   progress: bool = True):
+                   epochs: int = 30, batch_size: int = 64, lr: float = 0.1, seed: int = 0,
+                   threads: int = 1, progress: bool = True):
     """Train the registered super-network on the dataset (sandwich rule with in-place
-    distillation) and save it to ``checkpoint``; returns the training report."""
+    distillation) and save it to ``checkpoint``; returns the training report.
+
+    ``threads`` sets torch's intra-op threads while training: small networks on small
+    batches gain nothing from more, and oversubscribed cores slow training tenfold.
+    """
     from hwnas.data import load_dataset
+    from hwnas.measure.latency import torch_threads
     from hwnas.training import train_sandwich
 
     data = load_dataset(dataset, seed=seed, options=dataset_options)
@@ -39,8 +44,9 @@ def train_supernet(checkpoint: str | Path, *, supernet: str = "elastic_cnn",
                "num_classes": data.num_classes}
     torch.manual_seed(seed)
     model = create_supernet(supernet, options)
-    report = train_sandwich(model, data, epochs=epochs, batch_size=batch_size, lr=lr,
-                            seed=seed, progress=progress)
+    with torch_threads(threads):
+        report = train_sandwich(model, data, epochs=epochs, batch_size=batch_size, lr=lr,
+                                seed=seed, progress=progress)
     save_checkpoint(model, checkpoint, supernet, options,
                     {"dataset": dataset, "dataset_options": dataset_options or {},
                      "seed": seed, "train_report": report.to_dict()})
@@ -174,7 +180,7 @@ class QuickstartResult:
 
 
 def quickstart(out_dir: str | Path = "runs/quickstart", *, n_evaluations: int = 100,
-               epochs: int = 40, seed: int = 0, progress: bool = True) -> QuickstartResult:
+               epochs: int = 30, seed: int = 0, progress: bool = True) -> QuickstartResult:
     """Train the built-in elastic CNN on digits, search accuracy vs latency with NSGA-II,
     and write the study, the front (CSV) and its plot (PNG) into ``out_dir``."""
     from hwnas.report import plot_front, write_front_csv

@@ -8,7 +8,6 @@ outputs; the gradients of all of them add up into one optimizer step.
 from __future__ import annotations
 
 import math
-import os
 import time
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -24,7 +23,6 @@ from hwnas.measure.accuracy import evaluate_accuracy, recalibrate_batchnorm
 from hwnas.space import Config
 from hwnas.supernets.base import Supernet
 
-LS = float(os.environ.get("LS", "0"))
 CALIBRATION_BATCHES = 16
 """Training batches used to recalibrate batch norm before the final accuracies."""
 
@@ -66,28 +64,8 @@ def distillation_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor
     return kl * temperature**2
 
 
-SHIFT = int(os.environ.get("SHIFT", "0"))
-
-
-def _shift(x, generator):
-    n = x.shape[0]
-    dims = x.ndim - 2
-    pad = [SHIFT] * (2 * dims)
-    padded = F.pad(x, pad)
-    out = torch.empty_like(x)
-    offs = torch.randint(0, 2 * SHIFT + 1, (n, dims), generator=generator)
-    for i in range(n):
-        if dims == 2:
-            a, b = offs[i].tolist()
-            out[i] = padded[i, :, a:a + x.shape[2], b:b + x.shape[3]]
-        else:
-            a = int(offs[i, 0])
-            out[i] = padded[i, :, a:a + x.shape[2]]
-    return out
-
-
 def _check_arguments(supernet: Supernet, data: DataSplits, epochs: int, batch_size: int,
-                     lr: float, weight_decay: float, n_random: int,
+                     lr: float, weight_decay: float, label_smoothing: float, n_random: int,
                      distill_temperature: float) -> None:
     if not isinstance(supernet, nn.Module):
         raise InvalidConfigError(
@@ -96,13 +74,15 @@ def _check_arguments(supernet: Supernet, data: DataSplits, epochs: int, batch_si
         )
     checks = [("epochs", epochs, epochs >= 1), ("batch_size", batch_size, batch_size >= 2),
               ("lr", lr, lr > 0), ("weight_decay", weight_decay, weight_decay >= 0),
+              ("label_smoothing", label_smoothing, 0 <= label_smoothing < 1),
               ("n_random", n_random, n_random >= 0),
               ("distill_temperature", distill_temperature, distill_temperature > 0)]
     for name, value, ok in checks:
         if not ok:
             raise InvalidConfigError(f"train_sandwich: {name}={value!r} is out of range; "
                                      "epochs >= 1, batch_size >= 2, lr > 0, weight_decay >= 0, "
-                                     "n_random >= 0, distill_temperature > 0")
+                                     "0 <= label_smoothing < 1, n_random >= 0, "
+                                     "distill_temperature > 0")
     expected = getattr(supernet, "input_shape", None)
     if expected is not None and tuple(expected) != tuple(data.input_shape):
         raise InvalidConfigError(
@@ -145,26 +125,33 @@ def _subnet_accuracies(supernet: Supernet, config: Config, data: DataSplits,
             evaluate_accuracy(subnet, data.test_x, data.test_y))
 
 
-def train_sandwich(supernet: Supernet, data: DataSplits, *, epochs: int = 40,
-                   batch_size: int = 64, lr: float = 0.1, weight_decay: float = 5e-5,
-                   n_random: int = 2, distill_temperature: float = 1.0, seed: int = 0,
+def train_sandwich(supernet: Supernet, data: DataSplits, *, epochs: int = 30,
+                   batch_size: int = 64, lr: float = 0.1, weight_decay: float = 5e-4,
+                   label_smoothing: float = 0.1, n_random: int = 2,
+                   distill_temperature: float = 1.0, seed: int = 0,
                    progress: bool = True) -> TrainReport:
     """Train ``supernet`` in place on ``data`` with the sandwich rule (BigNAS).
 
-    Each step: the largest sub-network learns the labels (cross-entropy); the smallest and
-    ``n_random`` random ones (drawn from ``numpy.random.default_rng(seed)``) learn the
-    largest one's soft outputs at ``distill_temperature``; their gradients are summed into
-    one SGD step (Nesterov momentum 0.9, cosine learning-rate decay from ``lr`` to 0 over
-    all steps). Mini-batches are shuffled by a torch generator seeded with ``seed``, so the
-    same initial weights and seed give the same trained weights. Weight initialisation is
-    the caller's (``torch.manual_seed`` before creating the super-network).
+    Each step: the largest sub-network learns the labels (cross-entropy with
+    ``label_smoothing``); the smallest and ``n_random`` random ones (drawn from
+    ``numpy.random.default_rng(seed)``) learn the largest one's soft outputs at
+    ``distill_temperature``; their gradients are summed into one SGD step (Nesterov
+    momentum 0.9, weight decay on weights but not on batch norm and biases, cosine
+    learning-rate decay from ``lr`` to 0 over all steps). An epoch is one pass over the
+    training split in shuffled batches (the last, incomplete one dropped), shuffled by a
+    torch generator seeded with ``seed``: the same initial weights, seed and thread count
+    give the same trained weights. Weight initialisation is the caller's
+    (``torch.manual_seed`` before creating the super-network).
+
+    Small networks train much faster on one thread (``torch.set_num_threads(1)``), above
+    all on a busy machine; that choice is the caller's.
 
     The super-network ends in eval mode with the largest sub-network active, its batch-norm
     statistics recalibrated for the largest sub-network. Other sub-networks need their own
     recalibration (:func:`hwnas.measure.accuracy.recalibrate_batchnorm`) before measuring.
     """
-    _check_arguments(supernet, data, epochs, batch_size, lr, weight_decay, n_random,
-                     distill_temperature)
+    _check_arguments(supernet, data, epochs, batch_size, lr, weight_decay, label_smoothing,
+                     n_random, distill_temperature)
     module: nn.Module = supernet  # type: ignore[assignment]
     space = supernet.space
     largest, smallest = space.largest(), space.smallest()
@@ -188,8 +175,6 @@ def train_sandwich(supernet: Supernet, data: DataSplits, *, epochs: int = 40,
             for xb, yb in iterate_batches(data.train_x, data.train_y, batch_size,
                                           shuffle=True, generator=generator, drop_last=True):
                 optimizer.zero_grad(set_to_none=True)
-                if SHIFT:
-                    xb = _shift(xb, generator)
                 supernet.activate(largest)
                 logits = module(xb)
                 if step == 0 and logits.shape[1] != data.num_classes:
@@ -198,7 +183,7 @@ def train_sandwich(supernet: Supernet, data: DataSplits, *, epochs: int = 40,
                         f"{data.name!r} has {data.num_classes} classes; create it with "
                         f"num_classes={data.num_classes}"
                     )
-                loss = F.cross_entropy(logits, yb, label_smoothing=LS)
+                loss = F.cross_entropy(logits, yb, label_smoothing=label_smoothing)
                 loss.backward()
                 teacher = logits.detach()
                 distill = 0.0
