@@ -7,7 +7,7 @@ worst accuracy and latency seen over all runs) after 50, 100 and 200 evaluations
 strategy's own time (predictor fitting and inner search) is reported per proposed
 sub-network and as a share of the search's wall time (target: under 5% for linas).
 
-    .venv/bin/python benchmarks/live_search.py --checkpoint runs/bench/cnn1d_bench.pt
+    .venv/bin/python benchmarks/live_search.py [--checkpoint runs/tabular/cnn1d_bench_mnist1d.pt]
 """
 
 from __future__ import annotations
@@ -48,7 +48,8 @@ def run(method: str, seed: int, checkpoint: Path, evaluations: int, folder: Path
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--checkpoint", type=Path, default=Path("runs/bench/cnn1d_bench.pt"))
+    parser.add_argument("--checkpoint", type=Path,
+                        default=Path("runs/tabular/cnn1d_bench_mnist1d.pt"))
     parser.add_argument("--methods", default="random,nsga2,linas")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--evaluations", type=int, default=200)
