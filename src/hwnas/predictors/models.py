@@ -50,9 +50,9 @@ def svr(
 
 @PREDICTORS.register("gbt")
 def gbt(
-    n_estimators: int = 100,
+    n_estimators: int = 50,
     max_depth: int = 3,
-    learning_rate: float = 0.1,
+    learning_rate: float = 0.2,
     subsample: float = 0.8,
     random_state: int = 0,
 ) -> GradientBoostingRegressor:

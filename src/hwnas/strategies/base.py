@@ -75,6 +75,13 @@ class HistoryStrategy(Strategy):
                 break
         return chosen
 
+    def starting_batch(self, n: int, rng: np.random.Generator) -> list[Config]:
+        """The largest and the smallest sub-network (each objective's likely extreme, which
+        uniform sampling almost never draws), then uniform samples; none measured before."""
+        taken: set[str] = set()
+        chosen = self.unseen([self.space.largest(), self.space.smallest()], n, taken)
+        return chosen + self.random_unseen(n - len(chosen), rng, taken)
+
     def random_unseen(self, n: int, rng: np.random.Generator, taken: set[str]) -> list[Config]:
         """Up to ``n`` uniformly sampled configs not seen before (fewer if the space is spent)."""
         chosen: list[Config] = []

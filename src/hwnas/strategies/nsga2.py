@@ -59,7 +59,7 @@ class NSGA2(HistoryStrategy):
         rng = self.rng()
         finished = self.finished
         if len(finished) < self.population_size:
-            return self.random_unseen(n, rng, set())
+            return self.starting_batch(n, rng)
         problem = _IndexProblem(self.space.cardinalities, len(self.directions))
         parents = self.survivors(problem, finished, rng)
         mating = Mating(
