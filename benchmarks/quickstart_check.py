@@ -24,6 +24,7 @@ from hwnas.workflow import quickstart
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--epochs", type=int, default=None, help="default: quickstart's")
     parser.add_argument("--out", type=Path,
                         default=Path("benchmarks/results/quickstart_check.json"))
     args = parser.parse_args()
@@ -31,7 +32,8 @@ def main() -> None:
     rows = []
     for seed in args.seeds:
         with tempfile.TemporaryDirectory() as folder:
-            result = quickstart(folder, seed=seed, progress=False)
+            options = {} if args.epochs is None else {"epochs": args.epochs}
+            result = quickstart(folder, seed=seed, progress=False, **options)
             front = result.study.pareto_front()
             latencies = [r.metrics["latency"] for r in front]
             rows.append({

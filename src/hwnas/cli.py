@@ -190,7 +190,7 @@ def export(
 def quickstart(
     out: Annotated[Path, typer.Option(help="Folder for the run's files.")] = Path(
         "runs/quickstart"),
-    n_evaluations: Annotated[int, typer.Option(help="Sub-networks to measure.")] = 100,
+    n_evaluations: Annotated[int, typer.Option(help="Sub-networks to measure.")] = 200,
     epochs: Annotated[int, typer.Option(help="Training epochs.")] = 30,
     seed: SeedOption = 0,
     progress: ProgressOption = True,

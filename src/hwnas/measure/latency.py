@@ -75,7 +75,7 @@ class LatencyMeasure(Measure):
     name, unit, direction = "latency", "ms", "minimize"
 
     def __init__(self, backend: str = "torch", batch_size: int = 1, threads: int = 1,
-                 warmup: int = 10, repeats: int = 15, min_sample_ms: float = 5.0) -> None:
+                 warmup: int = 10, repeats: int = 25, min_sample_ms: float = 5.0) -> None:
         if backend not in BACKENDS:
             raise InvalidConfigError(
                 f"unknown latency backend {backend!r}; choose one of {list(BACKENDS)}"
