@@ -171,8 +171,6 @@ def export_subnetwork(checkpoint: str | Path, config: Config, out: str | Path,
     return out
 
 
-#: a large validation split (898 images): accuracy steps of 0.1%, so the front resolves
-QUICKSTART_DATA: dict = {}
 #: a batch of 16 makes latency follow the widths too, not only the number of layers
 QUICKSTART_MEASURES = {"latency": {"batch_size": 16}}
 
@@ -195,8 +193,7 @@ def quickstart(out_dir: str | Path = "runs/quickstart", *, n_evaluations: int = 
     out_dir = Path(out_dir)
     checkpoint = out_dir / "supernet.pt"
     report = train_supernet(checkpoint, supernet="elastic_cnn", dataset="digits",
-                            dataset_options=QUICKSTART_DATA, epochs=epochs, seed=seed,
-                            progress=progress)
+                            epochs=epochs, seed=seed, progress=progress)
     study = run_search(out_dir / "study.db", checkpoint=checkpoint, dataset="digits",
                        n_evaluations=n_evaluations, seed=seed, overwrite=True,
                        strategy_options={"population_size": 20},

@@ -20,6 +20,7 @@ from torch import nn
 from hwnas.data import DataSplits, iterate_batches
 from hwnas.errors import InvalidConfigError
 from hwnas.measure.accuracy import evaluate_accuracy, recalibrate_batchnorm
+from hwnas.progress import progress_bar
 from hwnas.space import Config
 from hwnas.supernets.base import Supernet
 
@@ -101,22 +102,6 @@ def _optimizer(supernet: nn.Module, lr: float, weight_decay: float) -> torch.opt
     return torch.optim.SGD(groups, lr=lr, momentum=0.9, nesterov=True)
 
 
-def _progress(enabled: bool):
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
-    return Progress(TextColumn("[bold]sandwich training"), BarColumn(), MofNCompleteColumn(),
-                    TextColumn("epoch {task.fields[epoch]}  loss {task.fields[loss]}"),
-                    TimeElapsedColumn(), TimeRemainingColumn(), disable=not enabled,
-                    transient=False)
-
-
 def _subnet_accuracies(supernet: Supernet, config: Config, data: DataSplits,
                        calibration: list[torch.Tensor]) -> tuple[float, float]:
     subnet = supernet.extract(config)
@@ -167,8 +152,7 @@ def train_sandwich(supernet: Supernet, data: DataSplits, *, epochs: int = 30,
     module.train()
     step = 0
     final_loss = final_distill = float("nan")
-    with _progress(progress) as bar:
-        task = bar.add_task("train", total=epochs, epoch=0, loss="-")
+    with progress_bar("sandwich training", total=epochs, enabled=progress) as bar:
         for epoch in range(epochs):
             loss_sum = distill_sum = 0.0
             batches = 0
@@ -200,8 +184,8 @@ def train_sandwich(supernet: Supernet, data: DataSplits, *, epochs: int = 30,
                 loss_sum += float(loss.detach())
                 distill_sum += distill / max(1, len(students))
             final_loss, final_distill = loss_sum / batches, distill_sum / batches
-            bar.update(task, advance=1, epoch=epoch + 1,
-                       loss=f"{final_loss:.3f} (distill {final_distill:.3f})")
+            bar.update(advance=1, description=f"sandwich training, epoch {epoch + 1}, loss "
+                                              f"{final_loss:.3f} (distill {final_distill:.3f})")
     seconds = time.perf_counter() - started
     calibration_generator = torch.Generator().manual_seed(seed)
     calibration = [xb for _, (xb, _y) in zip(
