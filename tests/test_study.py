@@ -239,3 +239,18 @@ def test_a_spent_space_ends_the_search_with_a_warning():
     with pytest.warns(UserWarning, match="spent"):
         study.optimize(10, progress=False)
     assert len(study.finished()) == 3
+
+
+def test_custom_strategy_object_must_be_passed_again_on_load(tmp_path):
+    from hwnas.strategies import RandomSearch
+
+    space = synthetic_space()
+    study = Study.create(tmp_path / "s.db", space=space, objectives=["accuracy", "latency"],
+                         metrics=["macs"], strategy=RandomSearch(batch_size=4),
+                         evaluator=synthetic_evaluator(space))
+    study.optimize(4, progress=False)
+    reopened = Study.load(tmp_path / "s.db", evaluator=synthetic_evaluator(space))
+    with pytest.raises(StudyError, match="strategy="):
+        reopened.optimize(8, progress=False)
+    Study.load(tmp_path / "s.db", evaluator=synthetic_evaluator(space),
+               strategy=RandomSearch(batch_size=4)).optimize(8, progress=False)

@@ -379,6 +379,13 @@ class Study:
     # -- strategy and evaluator ---------------------------------------------------------------
     def _bound_strategy(self) -> Strategy:
         if self._strategy is None:
+            from hwnas.strategies import STRATEGIES
+
+            if self.spec.strategy not in STRATEGIES:
+                raise StudyError(
+                    f"this study was created with a strategy object ({self.spec.strategy}); "
+                    "pass strategy= to Study.load to search on"
+                )
             self._strategy = create_strategy(self.spec.strategy, self.spec.strategy_options)
         self._strategy.bind(self.spec.space, self.spec.directions, self.spec.seed)
         return self._strategy
