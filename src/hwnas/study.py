@@ -34,7 +34,7 @@ from hwnas.progress import progress_bar
 from hwnas.results import Result
 from hwnas.space import Config, SearchSpace
 from hwnas.storage import check_study_file, open_storage, sqlite_path
-from hwnas.strategies import Strategy, create_strategy
+from hwnas.strategies import STRATEGIES, Strategy, create_strategy
 from hwnas.study_spec import MeasureSpec, StudySpec
 
 STUDY_NAME = "hwnas"
@@ -253,7 +253,7 @@ class Study:
             if arch_id not in known_ids:
                 known_ids.add(arch_id)
                 fresh.append(self.spec.space.canonical(config))
-        info = getattr(strategy, "ask_info", None) or None
+        info = strategy.ask_info or None
         for position, config in enumerate(fresh):
             self._enqueue(config, batch, position, strategy_seconds / len(fresh),
                           info if position == 0 else None)
@@ -379,8 +379,6 @@ class Study:
     # -- strategy and evaluator ---------------------------------------------------------------
     def _bound_strategy(self) -> Strategy:
         if self._strategy is None:
-            from hwnas.strategies import STRATEGIES
-
             if self.spec.strategy not in STRATEGIES:
                 raise StudyError(
                     f"this study was created with a strategy object ({self.spec.strategy}); "

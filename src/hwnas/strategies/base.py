@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -23,10 +24,13 @@ class Strategy(ABC):
 
     #: how many configs the strategy prefers to propose at once (one generation, say)
     batch_size: int = 1
+    #: what the last ``ask`` wants recorded with its batch (e.g. predictor quality)
+    ask_info: dict[str, Any]
 
     def bind(self, space: SearchSpace, directions: Sequence[str], seed: int) -> None:
         """Called once by the study before the first ``ask``."""
         self.space, self.directions, self.seed = space, list(directions), seed
+        self.ask_info = {}
 
     @abstractmethod
     def ask(self, n: int) -> list[Config]:

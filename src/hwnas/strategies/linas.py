@@ -26,7 +26,6 @@ from typing import Any
 import numpy as np
 from pymoo.algorithms.moo.nsga2 import NSGA2 as PymooNSGA2
 from pymoo.core.population import Population
-from pymoo.core.problem import Problem
 from pymoo.operators.crossover.sbx import SBX
 from pymoo.operators.mutation.pm import PM
 from pymoo.operators.repair.rounding import RoundingRepair
@@ -38,15 +37,15 @@ from hwnas.pareto import non_dominated
 from hwnas.predictors import PREDICTORS, AutoPredictor, prediction_quality
 from hwnas.space import Config, SearchSpace
 from hwnas.strategies.base import HistoryStrategy, check_positive
+from hwnas.strategies.index_problem import IndexProblem
 
 
-class _PredictedProblem(Problem):
+class _PredictedProblem(IndexProblem):
     """Value-index vectors scored by the fitted predictors, every objective minimised."""
 
     def __init__(self, space: SearchSpace, models: list, signs: np.ndarray) -> None:
-        super().__init__(n_var=len(space), n_obj=len(models), xl=np.zeros(len(space)),
-                         xu=space.cardinalities - 1.0, vtype=int)
-        self.space, self.models, self.signs = space, models, signs
+        super().__init__(space, len(models))
+        self.models, self.signs = models, signs
 
     def _evaluate(self, x: np.ndarray, out: dict, *args: Any, **kwargs: Any) -> None:
         features = self.space.features_from_indices(np.rint(x).astype(np.int64))
@@ -72,7 +71,6 @@ class LINAS(HistoryStrategy):
         self._chosen: list[str | None] = [None] * len(self.directions)
         self._chosen_at = -1
         self._last_predictions: dict[str, np.ndarray] = {}
-        self.ask_info: dict[str, Any] = {}
 
     # -- predictors ---------------------------------------------------------------------------
     def _selection_point(self, n_finished: int) -> int:
@@ -143,7 +141,7 @@ class LINAS(HistoryStrategy):
         self._last_predictions = {self.space.arch_id(c): p for c, p in zip(chosen, predictions)}
         return chosen
 
-    def _inner_search(self, problem: Problem, finished: list, targets: np.ndarray,
+    def _inner_search(self, problem: _PredictedProblem, finished: list, targets: np.ndarray,
                       rng: np.random.Generator) -> Population:
         """NSGA-II on predictions, started from the measured front (topped up with random)."""
         front = non_dominated(targets, self.directions)
@@ -160,11 +158,10 @@ class LINAS(HistoryStrategy):
                           seed=int(rng.integers(2**31 - 1)), verbose=False)
         return result.pop
 
-    def _pick(self, problem: Problem, population: Population, n: int,
+    def _pick(self, problem: _PredictedProblem, population: Population, n: int,
               rng: np.random.Generator) -> list[Config]:
         """The unseen candidates in order of predicted rank, then crowding."""
         ranked = RankAndCrowding().do(problem, population, n_survive=len(population),
                                       random_state=rng)
-        vectors = np.clip(np.rint(ranked.get("X")), 0, problem.xu).astype(np.int64)
-        return self.unseen([self.space.decode(v) for v in vectors], n, set())
+        return self.unseen(problem.configs(ranked.get("X")), n, set())
 

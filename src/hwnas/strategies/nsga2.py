@@ -12,7 +12,6 @@ import numpy as np
 from pymoo.core.duplicate import NoDuplicateElimination
 from pymoo.core.mating import Mating
 from pymoo.core.population import Population
-from pymoo.core.problem import Problem
 from pymoo.operators.crossover.sbx import SBX
 from pymoo.operators.mutation.pm import PM
 from pymoo.operators.repair.rounding import RoundingRepair
@@ -22,6 +21,7 @@ from pymoo.operators.survival.rank_and_crowding import RankAndCrowding
 from hwnas.pareto import to_minimization
 from hwnas.space import Config
 from hwnas.strategies.base import HistoryStrategy, check_positive
+from hwnas.strategies.index_problem import IndexProblem
 
 
 def _crowded_tournament(population: Population, pairs: np.ndarray,
@@ -40,14 +40,6 @@ def _crowded_tournament(population: Population, pairs: np.ndarray,
     return winners[:, None]
 
 
-class _IndexProblem(Problem):
-    """The space as pymoo sees it: one integer variable per dimension (its value index)."""
-
-    def __init__(self, cardinalities: np.ndarray, n_obj: int) -> None:
-        super().__init__(n_var=len(cardinalities), n_obj=n_obj, xl=np.zeros(len(cardinalities)),
-                         xu=cardinalities - 1.0, vtype=int)
-
-
 class NSGA2(HistoryStrategy):
     def __init__(self, population_size: int = 20, crossover_eta: float = 15.0,
                  mutation_eta: float = 20.0) -> None:
@@ -60,7 +52,7 @@ class NSGA2(HistoryStrategy):
         finished = self.finished
         if len(finished) < self.population_size:
             return self.starting_batch(n, rng)
-        problem = _IndexProblem(self.space.cardinalities, len(self.directions))
+        problem = IndexProblem(self.space, len(self.directions))
         parents = self.survivors(problem, finished, rng)
         mating = Mating(
             selection=TournamentSelection(func_comp=_crowded_tournament),
@@ -73,13 +65,13 @@ class NSGA2(HistoryStrategy):
         taken: set[str] = set()
         for _ in range(20):
             offspring = mating.do(problem, parents, 2 * n, random_state=rng)
-            vectors = np.clip(np.rint(offspring.get("X")), 0, problem.xu).astype(np.int64)
-            chosen += self.unseen([self.space.decode(v) for v in vectors], n - len(chosen), taken)
+            chosen += self.unseen(problem.configs(offspring.get("X")), n - len(chosen), taken)
             if len(chosen) == n:
                 return chosen
         return chosen + self.random_unseen(n - len(chosen), rng, taken)
 
-    def survivors(self, problem: Problem, finished: list, rng: np.random.Generator) -> Population:
+    def survivors(self, problem: IndexProblem, finished: list,
+                  rng: np.random.Generator) -> Population:
         vectors = np.array([self.space.encode(r.config) for r in finished], dtype=float)
         objectives = to_minimization([r.values for r in finished], self.directions)
         population = Population.new("X", vectors, "F", objectives)

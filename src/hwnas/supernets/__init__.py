@@ -30,7 +30,6 @@ def elastic_cnn(in_channels: int = 1, input_size: int = 8, num_classes: int = 10
                       stage_widths=[(2, 8, 16), (4, 16, 32), (8, 32, 64)])
 
 
-
 @SUPERNETS.register("tiny_elastic_cnn")
 def tiny_elastic_cnn(in_channels: int = 1, input_size: int = 8,
                      num_classes: int = 10) -> ElasticCNN:
