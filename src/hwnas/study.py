@@ -188,9 +188,8 @@ class Study:
                     f"it measured {sorted(result.metrics)}"
                 )
             values = [float(result.metrics[n]) for n in self.spec.objective_names]
-            proposal = {"config": result.config, "arch_id": result.arch_id, "batch": -1,
-                        "position": added, "strategy_seconds": 0.0,
-                        "warm_start": str(other.location)}
+            proposal = self._proposal(result.config, batch=-1, position=added,
+                                      warm_start=str(other.location))
             measurement = {"metrics": result.metrics, "spreads": result.spreads,
                            "evaluate_seconds": 0.0}
             self.storage.create_new_trial(self._study_id, template_trial=create_trial(
@@ -303,12 +302,16 @@ class Study:
         return values, ""
 
     # -- trials in storage ------------------------------------------------------------------
+    def _proposal(self, config: Config, batch: int, position: int,
+                  strategy_seconds: float = 0.0, **extra: Any) -> dict[str, Any]:
+        """The ``proposal`` user attribute every trial carries (see :func:`_proposal`)."""
+        return {"config": config, "arch_id": self.spec.space.arch_id(config), "batch": batch,
+                "position": position, "strategy_seconds": strategy_seconds, **extra}
+
     def _enqueue(self, config: Config, batch: int, position: int, strategy_seconds: float,
                  strategy_info: dict[str, Any] | None = None) -> None:
-        proposal = {"config": config, "arch_id": self.spec.space.arch_id(config),
-                    "batch": batch, "position": position, "strategy_seconds": strategy_seconds}
-        if strategy_info:
-            proposal["strategy_info"] = strategy_info
+        extra = {"strategy_info": strategy_info} if strategy_info else {}
+        proposal = self._proposal(config, batch, position, strategy_seconds, **extra)
         template = create_trial(state=TrialState.WAITING, user_attrs={"proposal": proposal})
         self.storage.create_new_trial(self._study_id, template_trial=template)
 
