@@ -159,3 +159,12 @@ def test_export_runs_without_hwnas(tmp_path, checkpoint):
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             cwd=tmp_path, env={**os.environ, "PYTHONPATH": ""})
     assert "torch.Size([1, 10])" in result.stdout, result.stderr
+
+
+def test_checkpoint_without_its_dataset_asks_for_one(tmp_path):
+    from hwnas.supernets import create_supernet, save_checkpoint
+
+    bare = save_checkpoint(create_supernet("tiny_elastic_cnn"), tmp_path / "bare.pt",
+                           "tiny_elastic_cnn", {})
+    assert_one_line_error(run("search", "--study", str(tmp_path / "s.db"), "--checkpoint",
+                              str(bare)), "does not record the dataset", "--dataset")

@@ -116,7 +116,10 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     print(f"training {SUPERNET} on {data} with {settings}", flush=True)
     report = train_sandwich(supernet, data, **settings, progress=sys.stdout.isatty())
     record = {"method": "sandwich", "settings": settings, "report": report.to_dict()}
-    save_checkpoint(supernet, args.checkpoint, SUPERNET, {}, metadata={"training": record})
+    save_checkpoint(supernet, args.checkpoint, SUPERNET, {},
+                    metadata={"dataset": DATASET,
+                              "dataset_options": {"num_samples": args.num_samples},
+                              "seed": args.seed, "training": record})
     print(f"trained in {report.seconds:.0f} s: val accuracy largest "
           f"{report.val_accuracy_largest:.4f}, smallest {report.val_accuracy_smallest:.4f}; "
           f"test largest {report.test_accuracy_largest:.4f}, smallest "

@@ -53,27 +53,39 @@ def train_supernet(checkpoint: str | Path, *, supernet: str = "elastic_cnn",
     return report
 
 
-def checkpoint_dataset(checkpoint: str | Path) -> tuple[str | None, dict[str, Any]]:
-    """The dataset a checkpoint was trained on (name and options), from its metadata."""
+def checkpoint_dataset(checkpoint: str | Path,
+                       dataset: str | None = None) -> tuple[str | None, dict[str, Any]]:
+    """The dataset to use with a checkpoint, and its options: ``dataset`` if one is named
+    (with default options, unless it is the one trained on), else the one the checkpoint's
+    metadata says it was trained on (None if it does not say)."""
     metadata = read_checkpoint(checkpoint).get("metadata", {})
-    return metadata.get("dataset"), metadata.get("dataset_options", {})
+    trained_on = metadata.get("dataset")
+    if dataset is None or dataset == trained_on:
+        return trained_on, metadata.get("dataset_options", {})
+    return dataset, {}
 
 
-def load_for_dataset(checkpoint: str | Path, dataset: str,
-                     dataset_options: dict[str, Any] | None = None):
-    """The checkpoint's super-network and the dataset, refusing a pair that does not fit."""
+def load_for_dataset(checkpoint: str | Path, dataset: str | None = None):
+    """The checkpoint's super-network, the dataset's splits and the dataset options used
+    (see :func:`checkpoint_dataset`), refusing a pair that does not fit."""
     from hwnas.data import load_dataset
 
+    name, options = checkpoint_dataset(checkpoint, dataset)
+    if name is None:
+        raise CheckpointError(
+            f"checkpoint {str(checkpoint)!r} does not record the dataset it was trained on; "
+            "name one with --dataset"
+        )
     supernet = load_supernet(checkpoint)
-    data = load_dataset(dataset, options=dataset_options)
+    data = load_dataset(name, options=options)
     if tuple(supernet.input_shape) != tuple(data.input_shape):
         trained_on, _ = checkpoint_dataset(checkpoint)
         raise CheckpointError(
             f"checkpoint {str(checkpoint)!r} takes inputs of shape {tuple(supernet.input_shape)} "
-            f"(trained on {trained_on!r}) but dataset {dataset!r} has {tuple(data.input_shape)}; "
+            f"(trained on {trained_on!r}) but dataset {name!r} has {tuple(data.input_shape)}; "
             "use the dataset it was trained on, or train a checkpoint for this one"
         )
-    return supernet, data
+    return supernet, data, options
 
 
 def run_search(study_path: str | Path, *, checkpoint: str | Path | None = None,
@@ -92,10 +104,7 @@ def run_search(study_path: str | Path, *, checkpoint: str | Path | None = None,
             raise InvalidConfigError(
                 "a new study needs --checkpoint (a super-network trained with `hwnas train`)"
             )
-        trained_on, trained_options = checkpoint_dataset(checkpoint)
-        dataset = dataset or trained_on
-        dataset_options = trained_options if dataset == trained_on else {}
-        supernet, _ = load_for_dataset(checkpoint, dataset, dataset_options)
+        supernet, data, dataset_options = load_for_dataset(checkpoint, dataset)
         options = measure_options or {}
         unknown = sorted(set(options) - set(objectives) - set(metrics))
         if unknown:
@@ -105,7 +114,7 @@ def run_search(study_path: str | Path, *, checkpoint: str | Path | None = None,
         from hwnas.measure import Objective
 
         study = Study.create(
-            study_path, supernet=supernet, checkpoint=checkpoint, dataset=dataset,
+            study_path, supernet=supernet, checkpoint=checkpoint, dataset=data.name,
             dataset_options=dataset_options,
             objectives=[Objective.named(o, settings=options.get(o)) for o in objectives],
             metrics=[create_measure(m, options.get(m)) for m in metrics],
@@ -134,10 +143,7 @@ def evaluate_config(checkpoint: str | Path, config: Config, *, dataset: str | No
                     measures: Sequence[str] = ("accuracy", "latency") + DEFAULT_METRICS,
                     ) -> dict[str, Measurement]:
     """Measure one sub-network of a trained super-network."""
-    trained_on, options = checkpoint_dataset(checkpoint)
-    dataset = dataset or trained_on
-    supernet, data = load_for_dataset(checkpoint, dataset,
-                                      options if dataset == trained_on else {})
+    supernet, data, _ = load_for_dataset(checkpoint, dataset)
     supernet.space.validate(config)
     evaluator = Evaluator(supernet, [create_measure(m) for m in measures], data)
     return evaluator(config)
@@ -157,10 +163,9 @@ def export_subnetwork(checkpoint: str | Path, config: Config, out: str | Path,
     supernet: ElasticSupernet = load_supernet(checkpoint)
     supernet.space.validate(config)
     model = supernet.extract(config)
-    trained_on, options = checkpoint_dataset(checkpoint)
-    dataset = calibrate_on or trained_on
+    dataset, options = checkpoint_dataset(checkpoint, calibrate_on)
     if dataset is not None:
-        data = load_dataset(dataset, options=options if dataset == trained_on else {})
+        data = load_dataset(dataset, options=options)
         recalibrate_batchnorm(model, list(data.train_x[:512].split(64)))
     model.eval()
     out.parent.mkdir(parents=True, exist_ok=True)
