@@ -20,6 +20,7 @@ masks it and two configs that differ only there are the same sub-network.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 import json
@@ -213,18 +214,24 @@ class SearchSpace:
         out = np.empty(indices.shape, dtype=np.float64)
         for column, table in enumerate(self._feature_values):
             out[:, column] = table[indices[:, column]]
-        for column, dim in enumerate(self.dims):
-            if dim.active_if is not None:
-                parent, threshold = dim.active_if
-                parent_column = self.names.index(parent)
-                parent_values = np.array(self[parent].values)[indices[:, parent_column]]
-                out[parent_values < threshold, column] = 0.0
+        for column, parent_column, parent_values, threshold in self._conditions:
+            out[parent_values[indices[:, parent_column]] < threshold, column] = 0.0
         return out
 
-    @property
+    @functools.cached_property
     def _feature_values(self) -> list[np.ndarray]:
+        """Per dimension: the feature of each value index."""
         return [np.array(d.values, dtype=np.float64) if _is_number(d.values[0])
                 else np.arange(len(d.values), dtype=np.float64) for d in self.dims]
+
+    @functools.cached_property
+    def _conditions(self) -> list[tuple[int, int, np.ndarray, Any]]:
+        """Per conditional dimension: its column, its parent's column, the parent's values
+        and the threshold they must reach."""
+        columns = {name: i for i, name in enumerate(self.names)}
+        return [(columns[d.name], columns[d.active_if[0]],
+                 np.array(self[d.active_if[0]].values), d.active_if[1])
+                for d in self.dims if d.active_if is not None]
 
     # -- sampling and variation -----------------------------------------------------------
     def sample(self, rng: np.random.Generator) -> Config:
