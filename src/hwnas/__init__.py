@@ -16,7 +16,7 @@ _EXPORTS = {
                      "MissingExtraError", "StudyError", "UnknownNameError"],
     "hwnas.measure": ["MEASURES", "Evaluator", "Measure", "Measurement", "Objective"],
     "hwnas.results": ["Result"],
-    "hwnas.space": ["Choice", "Config", "IntRange", "SearchSpace"],
+    "hwnas.space": ["Categorical", "Choice", "Config", "IntRange", "SearchSpace"],
     "hwnas.strategies": ["STRATEGIES", "Strategy", "create_strategy"],
     "hwnas.study": ["Study"],
     "hwnas.supernets": ["SUPERNETS", "Supernet", "create_supernet", "load_supernet",
@@ -50,7 +50,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     )
     from hwnas.measure import MEASURES, Evaluator, Measure, Measurement, Objective  # noqa: F401
     from hwnas.results import Result  # noqa: F401
-    from hwnas.space import Choice, Config, IntRange, SearchSpace  # noqa: F401
+    from hwnas.space import Categorical, Choice, Config, IntRange, SearchSpace  # noqa: F401
     from hwnas.strategies import STRATEGIES, Strategy, create_strategy  # noqa: F401
     from hwnas.study import Study  # noqa: F401
     from hwnas.supernets import (  # noqa: F401
