@@ -84,6 +84,8 @@ def test_auto_predictor_is_a_regressor_whose_clone_keeps_params() -> None:
         "candidates": ("svr", "ridge"),
         "cv": 3,
         "random_state": 7,
+        "space": None,
+        "encodings": ("typed",),
     }
 
 

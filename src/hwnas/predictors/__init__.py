@@ -3,7 +3,10 @@
 Predictors are ordinary scikit-learn regressors over a float matrix ``X`` (one row per
 encoded config) and a vector ``y`` (one measured value per row). Built-ins are registered
 by name in :data:`PREDICTORS`; :class:`AutoPredictor` cross-validates several of them and
-keeps the one that ranks unseen sub-networks best.
+keeps the one that ranks unseen sub-networks best. Over a search space, a predictor is a
+pipeline :class:`SpaceEncoder` (value indices -> typed features: one-hot categorical
+dimensions, an inactive indicator per conditional one) -> model (:func:`space_predictor`),
+and ``AutoPredictor(space=..., encodings=...)`` cross-validates the encoding too.
 
 >>> import numpy as np
 >>> from hwnas.predictors import PREDICTORS, prediction_quality
@@ -17,14 +20,18 @@ from __future__ import annotations
 
 from hwnas.predictors.auto import AutoPredictor
 from hwnas.predictors.crossval import MIN_TRAINING_SAMPLES, cross_validated_quality
+from hwnas.predictors.encoding import ENCODINGS, SpaceEncoder, space_predictor
 from hwnas.predictors.models import PREDICTORS
 from hwnas.predictors.quality import PredictorQuality, prediction_quality
 
 __all__ = [
+    "ENCODINGS",
     "MIN_TRAINING_SAMPLES",
     "PREDICTORS",
     "AutoPredictor",
     "PredictorQuality",
+    "SpaceEncoder",
     "cross_validated_quality",
     "prediction_quality",
+    "space_predictor",
 ]
