@@ -16,13 +16,16 @@ deterministically by ``seed``: the same name and seed give the same tensors.
 from __future__ import annotations
 
 import functools
+import hashlib
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+from numpy.typing import ArrayLike
 
 from hwnas.errors import InvalidConfigError
 from hwnas.registry import Registry
@@ -46,6 +49,160 @@ class DataSplits:
         return (f"DataSplits({self.name!r}, train={len(self.train_y)}, val={len(self.val_y)}, "
                 f"test={len(self.test_y)}, num_classes={self.num_classes}, "
                 f"input_shape={self.input_shape})")
+
+    @classmethod
+    def from_arrays(cls, train: tuple[ArrayLike, ArrayLike], val: tuple[ArrayLike, ArrayLike],
+                    test: tuple[ArrayLike, ArrayLike] | None = None, *, name: str = "user",
+                    num_classes: int | None = None) -> DataSplits:
+        """The user's own data: each split an ``(inputs, labels)`` pair of numpy arrays or
+        tensors, inputs ``(N, *input_shape)`` (floats, or integers such as token ids),
+        labels ``(N,)`` class indices. ``test`` may be left out (then it is empty);
+        ``num_classes`` defaults to the largest label + 1.
+
+        >>> x, y = np.zeros((6, 2, 3)), np.array([0, 1, 2, 0, 1, 2])
+        >>> DataSplits.from_arrays((x, y), (x[:3], y[:3]))
+        DataSplits('user', train=6, val=3, test=0, num_classes=3, input_shape=(2, 3))
+        """
+        parts = {"train": train, "val": val}
+        if test is not None:
+            parts["test"] = test
+        tensors = {split: _user_tensors(split, pair) for split, pair in parts.items()}
+        shapes = {split: tuple(x.shape[1:]) for split, (x, _) in tensors.items()}
+        if len(set(shapes.values())) != 1:
+            raise InvalidConfigError(
+                f"the splits' inputs differ in shape (one sample each): {shapes}; give every "
+                "split inputs of the same shape"
+            )
+        shape = shapes["train"]
+        if "test" not in tensors:
+            x, y = tensors["train"]
+            tensors["test"] = (x[:0], y[:0])
+        largest = max(int(y.max()) for _, y in tensors.values() if len(y))
+        if num_classes is None:
+            num_classes = largest + 1
+        elif largest >= num_classes:
+            raise InvalidConfigError(
+                f"a label is {largest} but num_classes is {num_classes}; labels must be class "
+                "indices 0..num_classes-1"
+            )
+        return cls(name, *tensors["train"], *tensors["val"], *tensors["test"],
+                   num_classes=int(num_classes), input_shape=shape)
+
+    def fingerprint(self) -> str:
+        """sha256 of every array (dtype, shape and bytes): the identity of the data a study
+        measured on, so that a resume with other data is refused."""
+        digest = hashlib.sha256()
+        for field_name in ARRAY_NAMES:
+            tensor = getattr(self, field_name).contiguous()
+            digest.update(f"{field_name}:{tensor.dtype}:{tuple(tensor.shape)};".encode())
+            digest.update(tensor.numpy().tobytes())
+        return digest.hexdigest()
+
+
+ARRAY_NAMES = ("train_x", "train_y", "val_x", "val_y", "test_x", "test_y")
+"""The arrays of a data file (``--data FILE.npz``); ``test_x``/``test_y`` are optional."""
+
+
+def _user_tensors(split: str, pair: Any) -> tuple[torch.Tensor, torch.Tensor]:
+    if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+        raise InvalidConfigError(
+            f"the {split} split must be an (inputs, labels) pair, got {type(pair).__name__}"
+        )
+    x, y = (value.detach().cpu().numpy() if isinstance(value, torch.Tensor)
+            else np.asarray(value) for value in pair)
+    if x.ndim < 2 or y.ndim != 1 or len(x) != len(y) or len(y) == 0:
+        raise InvalidConfigError(
+            f"the {split} split needs inputs of shape (N, ...) and labels of shape (N,), N >= 1; "
+            f"got inputs {x.shape} and labels {y.shape}"
+        )
+    if not np.issubdtype(y.dtype, np.integer) and not np.all(np.mod(y, 1) == 0):
+        raise InvalidConfigError(f"the {split} labels must be class indices (integers), "
+                                 f"got dtype {y.dtype}")
+    if np.issubdtype(x.dtype, np.number) and not np.issubdtype(x.dtype, np.integer) \
+            and not np.all(np.isfinite(x)):
+        raise InvalidConfigError(f"the {split} inputs hold NaN or infinite values")
+    if y.min() < 0:
+        raise InvalidConfigError(f"the {split} labels must be >= 0, got {int(y.min())}")
+    x_dtype = np.int64 if np.issubdtype(x.dtype, np.integer) else np.float32
+    return (torch.from_numpy(np.array(x, dtype=x_dtype, copy=True)),
+            torch.from_numpy(np.array(y, dtype=np.int64, copy=True)))
+
+
+def load_npz(path: str | Path, *, name: str | None = None) -> DataSplits:
+    """The user's data from a ``.npz`` file holding ``train_x, train_y, val_x, val_y`` and
+    optionally ``test_x, test_y`` (and a scalar ``num_classes``); see
+    :meth:`DataSplits.from_arrays` for the shapes."""
+    path = Path(path)
+    if not path.is_file():
+        raise InvalidConfigError(f"data file {str(path)!r} does not exist")
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            arrays = {key: archive[key] for key in archive.files}
+    except (OSError, ValueError) as error:
+        raise InvalidConfigError(
+            f"{str(path)!r} is not a readable .npz file ({error}); write it with "
+            "numpy.savez(path, train_x=..., train_y=..., val_x=..., val_y=...)"
+        ) from None
+    missing = [key for key in ARRAY_NAMES[:4] if key not in arrays]
+    if missing:
+        raise InvalidConfigError(
+            f"data file {str(path)!r} lacks {missing} (it holds {sorted(arrays)}); it needs "
+            f"train_x, train_y, val_x, val_y and optionally test_x, test_y"
+        )
+    test = (arrays["test_x"], arrays["test_y"]) if "test_x" in arrays else None
+    num_classes = int(arrays["num_classes"]) if "num_classes" in arrays else None
+    return DataSplits.from_arrays((arrays["train_x"], arrays["train_y"]),
+                                  (arrays["val_x"], arrays["val_y"]), test,
+                                  name=name or path.stem, num_classes=num_classes)
+
+
+def as_data_splits(data: Any) -> DataSplits:
+    """``data`` as :class:`DataSplits`: already one; a ``.npz`` path; a dict with the
+    :data:`ARRAY_NAMES` arrays (or ``train``/``val``/``test`` pairs)."""
+    if isinstance(data, DataSplits):
+        return data
+    if isinstance(data, (str, Path)):
+        return load_npz(data)
+    if isinstance(data, dict):
+        if "train" in data:
+            unknown = sorted(set(data) - {"train", "val", "test"})
+            if unknown:
+                raise InvalidConfigError(f"unknown data keys {unknown}; use train, val, test")
+            if "val" not in data:
+                raise InvalidConfigError("data needs a 'val' split to measure accuracy on")
+            return DataSplits.from_arrays(data["train"], data["val"], data.get("test"))
+        unknown = sorted(set(data) - set(ARRAY_NAMES) - {"num_classes"})
+        missing = [key for key in ARRAY_NAMES[:4] if key not in data]
+        if unknown or missing:
+            raise InvalidConfigError(
+                f"data dict: unknown keys {unknown}, missing {missing}; give "
+                f"{', '.join(ARRAY_NAMES)} (test_x/test_y optional)"
+            )
+        test = (data["test_x"], data["test_y"]) if "test_x" in data else None
+        return DataSplits.from_arrays((data["train_x"], data["train_y"]),
+                                      (data["val_x"], data["val_y"]), test,
+                                      num_classes=data.get("num_classes"))
+    raise InvalidConfigError(
+        f"data must be DataSplits, a .npz path or a dict of arrays, got {type(data).__name__}"
+    )
+
+
+def check_input_shape(supernet: Any, data: DataSplits) -> None:
+    """Refuse data whose samples do not fit the super-network, naming both shapes."""
+    from hwnas.supernets.io import example_inputs, input_shape
+
+    expected = input_shape(supernet)
+    if expected is None:
+        example = example_inputs(supernet, 1)
+        if not isinstance(example, torch.Tensor):
+            return  # tuple or dict inputs: the super-network's own data pipeline decides
+        expected = tuple(example.shape[1:])
+    if tuple(expected) != tuple(data.input_shape):
+        raise InvalidConfigError(
+            f"the super-network takes samples of shape {tuple(expected)} but data "
+            f"{data.name!r} has samples of shape {tuple(data.input_shape)}; use data that fits "
+            "the super-network, or build the super-network for this data"
+        )
 
 
 DATASETS: Registry[DataSplits] = Registry("dataset")
@@ -159,4 +316,5 @@ def mnist1d(seed: int = 0, num_samples: int = 10000, val_fraction: float = 0.2,
                       num_classes=10, input_shape=(1, int(x.shape[-1])))
 
 
-__all__ = ["DATASETS", "DataSplits", "iterate_batches", "load_dataset"]
+__all__ = ["ARRAY_NAMES", "DATASETS", "DataSplits", "as_data_splits", "check_input_shape",
+           "iterate_batches", "load_dataset", "load_npz"]

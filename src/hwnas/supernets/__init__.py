@@ -6,9 +6,15 @@ conformance tests (``hwnas.testing``) can go over the whole registry.
 
 from __future__ import annotations
 
+import hashlib
+import importlib
+import importlib.metadata
+import inspect
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from hwnas.errors import InvalidConfigError, UnknownNameError
 from hwnas.registry import Registry
 from hwnas.supernets.base import (
     ElasticSupernet,
@@ -72,12 +78,93 @@ def tiny_cnn1d_bench(in_channels: int = 1, input_size: int = 16,
                       depths=(1, 2), kernels=(3,))
 
 
-def create_supernet(name: str, options: dict[str, Any] | None = None) -> ElasticSupernet:
-    """Build the registered super-network ``name`` with ``options`` (its factory's arguments)."""
-    return SUPERNETS.create(name, **(options or {}))
+ENTRY_POINT_GROUP = "hwnas.supernets"
+"""Installed packages register super-network factories under this entry-point group."""
 
 
-def load_supernet(path: str | Path) -> ElasticSupernet:
+def resolve_supernet_factory(name: str) -> Callable[..., Any]:
+    """The factory behind ``name``: a registered name (``SUPERNETS``), an import path
+    ``"package.module:factory"``, or an entry point of an installed package (group
+    ``hwnas.supernets``).
+
+    >>> resolve_supernet_factory("hwnas.supernets:tiny_elastic_cnn") is tiny_elastic_cnn
+    True
+    """
+    if not isinstance(name, str) or not name:
+        raise InvalidConfigError(f"a super-network name must be a non-empty string, got {name!r}")
+    if name in SUPERNETS:
+        return SUPERNETS.get(name)
+    if ":" in name:
+        return import_object(name, "super-network factory")
+    entry_points = _entry_points()
+    if name in entry_points:
+        return entry_points[name].load()
+    known = SUPERNETS.unknown_message(name)
+    installed = f" Installed ({ENTRY_POINT_GROUP}): {', '.join(sorted(entry_points))}." \
+        if entry_points else ""
+    raise UnknownNameError(f"{known}.{installed} Or give your own as 'package.module:factory'")
+
+
+def import_object(path: str, what: str) -> Any:
+    """The object at ``"package.module:attribute"`` (attributes may be dotted)."""
+    module_name, sep, attribute = path.partition(":")
+    if not sep or not module_name or not attribute:
+        raise InvalidConfigError(f"{what} {path!r} is not of the form 'package.module:name'")
+    try:
+        target: Any = importlib.import_module(module_name)
+    except ImportError as error:
+        raise InvalidConfigError(
+            f"cannot import module {module_name!r} for {what} {path!r} ({error}); install the "
+            "package or put its folder on PYTHONPATH"
+        ) from None
+    for part in attribute.split("."):
+        if not hasattr(target, part):
+            raise InvalidConfigError(
+                f"module {module_name!r} has no {attribute!r} ({what} {path!r})"
+            )
+        target = getattr(target, part)
+    if not callable(target):
+        raise InvalidConfigError(f"{what} {path!r} is not callable")
+    return target
+
+
+def _entry_points() -> dict[str, Any]:
+    return {entry.name: entry for entry in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)}
+
+
+def supernet_names() -> list[str]:
+    """Registered names and those installed packages register (entry points)."""
+    return sorted(set(SUPERNETS.names()) | set(_entry_points()))
+
+
+def create_supernet(name: str, options: dict[str, Any] | None = None) -> Any:
+    """Build the super-network ``name`` (see :func:`resolve_supernet_factory`) with
+    ``options`` (its factory's arguments); a misspelt option raises."""
+    factory = resolve_supernet_factory(name)
+    try:
+        return factory(**(options or {}))
+    except TypeError as error:
+        if "unexpected keyword argument" in str(error):
+            raise InvalidConfigError(f"super-network {name!r}: {error}") from None
+        raise
+
+
+def data_options(name: str, input_shape: tuple[int, ...], num_classes: int) -> dict[str, Any]:
+    """The options a factory takes from the data it will train on, by parameter name:
+    ``in_channels``, ``input_size`` (last input dimension), ``input_shape``, ``num_classes``
+    (only those the factory's signature declares).
+
+    >>> data_options("elastic_cnn", (1, 8, 8), 10)
+    {'in_channels': 1, 'input_size': 8, 'num_classes': 10}
+    """
+    available = {"in_channels": int(input_shape[0]), "input_size": int(input_shape[-1]),
+                 "input_shape": tuple(int(s) for s in input_shape),
+                 "num_classes": int(num_classes)}
+    parameters = inspect.signature(resolve_supernet_factory(name)).parameters
+    return {key: value for key, value in available.items() if key in parameters}
+
+
+def load_supernet(path: str | Path) -> Any:
     """Rebuild a super-network from a checkpoint written by :func:`save_checkpoint`."""
     payload = read_checkpoint(path)
     supernet = create_supernet(payload["name"], payload["options"])
@@ -86,5 +173,15 @@ def load_supernet(path: str | Path) -> ElasticSupernet:
     return supernet
 
 
-__all__ = ["SUPERNETS", "ElasticCNN", "ElasticSupernet", "Supernet", "create_supernet",
-           "load_supernet", "save_checkpoint", "read_checkpoint"]
+def file_sha256(path: str | Path) -> str:
+    """The sha256 of a file's bytes (a checkpoint's identity in a stored study)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+__all__ = ["ENTRY_POINT_GROUP", "SUPERNETS", "ElasticCNN", "ElasticSupernet", "Supernet",
+           "create_supernet", "data_options", "file_sha256", "import_object", "load_supernet",
+           "read_checkpoint", "resolve_supernet_factory", "save_checkpoint", "supernet_names"]

@@ -16,7 +16,15 @@ from hwnas.space import Config, SearchSpace
 
 @runtime_checkable
 class Supernet(Protocol):
-    """What hwnas needs of a super-network; bring your own by implementing these three."""
+    """What hwnas needs of a super-network; bring your own by implementing these.
+
+    Required: ``space``, ``activate`` and ``extract``. For measuring, the super-network
+    also says what its inputs look like: ``example_input(batch_size)`` returning a tensor,
+    a tuple or a dict of tensors (or an ``input_shape`` attribute for a single tensor of
+    that shape per sample). Optional: ``predictions(outputs)`` (class indices; default
+    argmax over dimension 1 of the logits) and ``loss(outputs, targets)`` (default
+    cross-entropy), see :mod:`hwnas.supernets.io`.
+    """
 
     space: SearchSpace
 
