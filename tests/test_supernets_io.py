@@ -128,3 +128,30 @@ def test_outputs_without_logits_get_a_clear_error():
 def test_a_super_network_without_inputs_says_how_to_give_them():
     with pytest.raises(InvalidConfigError, match="example_input"):
         io.example_inputs(object(), 1)
+
+
+def test_the_outside_super_network_passes_the_conformance_suite(byo_path):
+    from byo_elastic.mlp import make_supernet
+
+    from hwnas.testing.supernets import check_supernet
+
+    check_supernet(make_supernet())
+
+
+def test_the_conformance_suite_catches_an_extract_that_differs(byo_path):
+    from byo_elastic.mlp import make_supernet
+
+    from hwnas.testing.supernets import check_extract_matches_activate
+
+    net = make_supernet()
+    extract = net.extract
+
+    def off_by_a_little(config):
+        module = extract(config)
+        with torch.no_grad():
+            module[-1].bias.add_(0.1)
+        return module
+
+    net.extract = off_by_a_little
+    with pytest.raises(AssertionError, match="differs from the activated super-network"):
+        check_extract_matches_activate(net, n_configs=2)
