@@ -20,7 +20,13 @@ def test_every_family_has_a_tiny_variant(name):
     assert f"tiny_{name}" in SUPERNETS
 
 
-@pytest.mark.parametrize("name", sorted(set(SUPERNETS.names()) - set(SUPERNETS.names("tiny_*"))))
+#: full-size families that take more than a few seconds here (tens of millions of weights)
+LARGE_FAMILIES = {"ofa_mobilenet_v3", "ofa_resnet50"}
+
+
+@pytest.mark.parametrize("name", [
+    pytest.param(n, marks=pytest.mark.slow) if n in LARGE_FAMILIES else n
+    for n in sorted(set(SUPERNETS.names()) - set(SUPERNETS.names("tiny_*")))])
 def test_full_supernets_extract_exactly(name):
     from hwnas.testing.supernets import check_extract_matches_activate
 

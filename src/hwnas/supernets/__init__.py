@@ -24,6 +24,8 @@ from hwnas.supernets.base import (
     save_checkpoint,
 )
 from hwnas.supernets.cnn import ElasticCNN
+from hwnas.supernets.mobilenet import MobileNetV3Supernet
+from hwnas.supernets.resnet import ResNetSupernet
 
 SUPERNETS: Registry[ElasticSupernet] = Registry("super-network")
 
@@ -76,6 +78,42 @@ def tiny_cnn1d_bench(in_channels: int = 1, input_size: int = 16,
     return ElasticCNN(1, in_channels, input_size, num_classes, stem_width=4,
                       stage_widths=[(2, 3, 4), (2, 4, 6), (4, 6, 8), (4, 6, 8)],
                       depths=(1, 2), kernels=(3,))
+
+
+@SUPERNETS.register("ofa_mobilenet_v3")
+def ofa_mobilenet_v3(in_channels: int = 3, input_size: int = 32,
+                     num_classes: int = 10) -> MobileNetV3Supernet:
+    """Once-for-All's MobileNetV3 space: 5 stages of depth 2-4, expand 3/4/6 and kernel
+    3/5/7 per block; (sum over d=2..4 of 9**d)**5 = 7371**5 ~ 2.2e19 sub-networks (OFA:
+    "more than 10^19")."""
+    return MobileNetV3Supernet(in_channels, input_size, num_classes)
+
+
+@SUPERNETS.register("tiny_ofa_mobilenet_v3")
+def tiny_ofa_mobilenet_v3(in_channels: int = 1, input_size: int = 8,
+                          num_classes: int = 10) -> MobileNetV3Supernet:
+    return MobileNetV3Supernet(in_channels, input_size, num_classes, stem_width=4,
+                               first_width=4, stage_widths=(8, 12), strides=(2, 1),
+                               activations=("relu", "hswish"), squeeze_excite=(False, True),
+                               depths=(1, 2), expand_ratios=(2, 3), kernels=(3, 5),
+                               final_width=16, head_width=16)
+
+
+@SUPERNETS.register("ofa_resnet50")
+def ofa_resnet50(in_channels: int = 3, input_size: int = 32,
+                 num_classes: int = 10) -> ResNetSupernet:
+    """Once-for-All's ResNet50 space: bottleneck stages of depth base+0/1/2, a width
+    multiplier 0.65/0.8/1.0 per stage and for the stem, expand 0.2/0.25/0.35 per block."""
+    return ResNetSupernet(in_channels, input_size, num_classes)
+
+
+@SUPERNETS.register("tiny_ofa_resnet50")
+def tiny_ofa_resnet50(in_channels: int = 1, input_size: int = 8,
+                      num_classes: int = 10) -> ResNetSupernet:
+    return ResNetSupernet(in_channels, input_size, num_classes, stem_width=4,
+                          stage_widths=(8, 16), base_depths=(1, 1), extra_depths=(0, 1),
+                          strides=(1, 2), width_multipliers=(0.5, 1.0),
+                          expand_ratios=(0.25, 0.5), channel_divisor=2)
 
 
 ENTRY_POINT_GROUP = "hwnas.supernets"
@@ -182,6 +220,7 @@ def file_sha256(path: str | Path) -> str:
     return digest.hexdigest()
 
 
-__all__ = ["ENTRY_POINT_GROUP", "SUPERNETS", "ElasticCNN", "ElasticSupernet", "Supernet",
+__all__ = ["ENTRY_POINT_GROUP", "SUPERNETS", "ElasticCNN", "ElasticSupernet",
+           "MobileNetV3Supernet", "ResNetSupernet", "Supernet",
            "create_supernet", "data_options", "file_sha256", "import_object", "load_supernet",
            "read_checkpoint", "resolve_supernet_factory", "save_checkpoint", "supernet_names"]

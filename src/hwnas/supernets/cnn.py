@@ -13,7 +13,7 @@ from torch import nn
 
 from hwnas.space import Choice, Config, SearchSpace
 from hwnas.supernets.base import ElasticSupernet
-from hwnas.supernets.elastic_ops import ElasticBatchNorm, ElasticConv, ElasticLinear
+from hwnas.supernets.elastic_ops import ElasticLinear, elastic_batchnorm, elastic_conv
 
 
 def cnn_space(stage_widths: Sequence[Sequence[int]], depths: Sequence[int],
@@ -33,8 +33,8 @@ class _Block(nn.Module):
     def __init__(self, ndim: int, in_channels: int, out_channels: int, kernel: int,
                  stride: int) -> None:
         super().__init__()
-        self.conv = ElasticConv(ndim, in_channels, out_channels, kernel, stride)
-        self.bn = ElasticBatchNorm(ndim, out_channels)
+        self.conv = elastic_conv(ndim, in_channels, out_channels, kernel, stride)
+        self.bn = elastic_batchnorm(ndim, out_channels)
         self.active = True
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -53,7 +53,7 @@ class ElasticCNN(ElasticSupernet):
         self.kernels = tuple(kernels)
         self.space = cnn_space(stage_widths, depths, kernels)
         self.stem = nn.Sequential(
-            ElasticConv(ndim, in_channels, stem_width, 3), ElasticBatchNorm(ndim, stem_width),
+            elastic_conv(ndim, in_channels, stem_width, 3), elastic_batchnorm(ndim, stem_width),
             nn.ReLU(),
         )
         self.stages = nn.ModuleList()

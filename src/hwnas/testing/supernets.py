@@ -34,14 +34,21 @@ def check_extract_matches_activate(supernet: Any, n_configs: int = 25,
 
 
 def check_extract_is_standalone(supernet: Any, seed: int = 0) -> None:
-    """The extracted module holds only plain torch layers and owns its weights."""
+    """The extracted module owns its weights, every weight and buffer sits in a plain torch
+    layer (containers such as :class:`hwnas.supernets.static.Residual` may hold them), and
+    extracting leaves the super-network's active sub-network as it was."""
     rng = np.random.default_rng(seed)
     config = supernet.space.sample(rng)
+    before = getattr(supernet, "active_config", None)
     sub = supernet.extract(config)
+    if getattr(supernet, "active_config", None) != before:
+        raise AssertionError("extract() changed the super-network's active config")
     for module in sub.modules():
-        if not module.__class__.__module__.startswith("torch."):
-            raise AssertionError(f"extracted sub-network contains {type(module).__name__}, "
-                                 "not a plain torch layer")
+        holds = any(True for _ in module.parameters(recurse=False)) or any(
+            True for _ in module.buffers(recurse=False))
+        if holds and not module.__class__.__module__.startswith("torch."):
+            raise AssertionError(f"extracted sub-network holds weights in "
+                                 f"{type(module).__name__}, not in a plain torch layer")
     own = {p.data_ptr() for p in supernet.parameters()}
     if any(p.data_ptr() in own for p in sub.parameters()):
         raise AssertionError("the extracted sub-network shares weights with the super-network")
