@@ -89,3 +89,22 @@ def test_the_resnet_space_has_depth_width_and_expand():
     largest = supernet.extract(supernet.space.largest())
     count = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
     assert count(smallest) < count(largest) == sum(p.numel() for p in supernet.parameters())
+
+
+def test_the_transformer_has_elastic_depth_heads_and_ffn_widths():
+    supernet = create_supernet("tiny_elastic_transformer")
+    assert supernet.space.names == ["depth", "layer0.heads", "layer0.ffn", "layer1.heads",
+                                    "layer1.ffn"]
+    config = {"depth": 2, "layer0.heads": 1, "layer0.ffn": 16, "layer1.heads": 2,
+              "layer1.ffn": 8}
+    layers = supernet.extract(config)[1:3]
+    first_attention, second_attention = (layer[0].body for layer in layers)
+    assert first_attention.query.out_features == 4 and second_attention.query.out_features == 8
+    assert layers[0][1].body[0].out_features == 16 and layers[1][1].body[0].out_features == 8
+
+
+def test_the_transformer_takes_digits_as_rows_of_patches():
+    supernet = create_supernet("elastic_transformer", {"input_shape": (1, 8, 8), "patch": 8})
+    assert supernet(torch.randn(3, 1, 8, 8)).shape == (3, 10)
+    with pytest.raises(InvalidConfigError, match="patches of 3"):
+        create_supernet("elastic_transformer", {"input_shape": (1, 8, 8), "patch": 3})

@@ -14,7 +14,7 @@ import torch
 
 from hwnas.errors import InvalidConfigError
 from hwnas.export import onnx_bytes, write_module
-from hwnas.supernets import create_supernet
+from hwnas.supernets import SUPERNETS, create_supernet
 from hwnas.supernets.io import example_inputs, forward
 
 SITE_PACKAGES = str(Path(torch.__file__).resolve().parents[1])
@@ -77,9 +77,12 @@ def test_pt_loads_with_torch_load_without_hwnas(tmp_path):
     assert out.split() == ["Sequential", "(3,", "10)"]
 
 
-def test_onnx_has_a_dynamic_batch_and_matches_the_module_on_16(tmp_path):
-    ort = pytest.importorskip("onnxruntime")
-    supernet, module = _sub_network(2)
+@pytest.mark.parametrize("family", SUPERNETS.names("tiny_*"))
+def test_onnx_has_a_dynamic_batch_and_matches_the_module_on_16(family, tmp_path):
+    import onnxruntime as ort
+
+    supernet = create_supernet(family)
+    module = supernet.extract(supernet.space.sample(np.random.default_rng(2))).eval()
     path = write_module(module, example_inputs(supernet, 1), tmp_path / "sub.onnx")
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     assert session.get_inputs()[0].shape[0] == "batch"

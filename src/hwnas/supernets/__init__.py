@@ -26,6 +26,7 @@ from hwnas.supernets.base import (
 from hwnas.supernets.cnn import ElasticCNN
 from hwnas.supernets.mobilenet import MobileNetV3Supernet
 from hwnas.supernets.resnet import ResNetSupernet
+from hwnas.supernets.transformer import ElasticTransformer
 
 SUPERNETS: Registry[ElasticSupernet] = Registry("super-network")
 
@@ -114,6 +115,21 @@ def tiny_ofa_resnet50(in_channels: int = 1, input_size: int = 8,
                           stage_widths=(8, 16), base_depths=(1, 1), extra_depths=(0, 1),
                           strides=(1, 2), width_multipliers=(0.5, 1.0),
                           expand_ratios=(0.25, 0.5), channel_divisor=2)
+
+
+@SUPERNETS.register("elastic_transformer")
+def elastic_transformer(input_shape: tuple[int, ...] = (1, 40), num_classes: int = 10,
+                        patch: int = 4) -> ElasticTransformer:
+    """A pre-norm transformer encoder over patches (default: mnist1d, 10 tokens of 4):
+    1-4 layers, 1/2/4 heads of 8 and FFN width 32/64/128 per layer; hidden size 32 fixed."""
+    return ElasticTransformer(input_shape, num_classes, patch=patch)
+
+
+@SUPERNETS.register("tiny_elastic_transformer")
+def tiny_elastic_transformer(input_shape: tuple[int, ...] = (1, 16), num_classes: int = 10,
+                             patch: int = 4) -> ElasticTransformer:
+    return ElasticTransformer(input_shape, num_classes, patch=patch, hidden=8, depths=(1, 2),
+                              heads=(1, 2), head_dim=4, ffn_widths=(8, 16))
 
 
 ENTRY_POINT_GROUP = "hwnas.supernets"
@@ -221,6 +237,6 @@ def file_sha256(path: str | Path) -> str:
 
 
 __all__ = ["ENTRY_POINT_GROUP", "SUPERNETS", "ElasticCNN", "ElasticSupernet",
-           "MobileNetV3Supernet", "ResNetSupernet", "Supernet",
+           "ElasticTransformer", "MobileNetV3Supernet", "ResNetSupernet", "Supernet",
            "create_supernet", "data_options", "file_sha256", "import_object", "load_supernet",
            "read_checkpoint", "resolve_supernet_factory", "save_checkpoint", "supernet_names"]
