@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from hwnas.strategies import STRATEGIES, create_strategy
+from hwnas.strategies import STRATEGIES
 from hwnas.supernets import SUPERNETS, create_supernet
-from hwnas.testing.strategies import check_strategy
+from hwnas.testing.strategies import check_strategy_suite
 from hwnas.testing.supernets import check_supernet
 
 
@@ -35,4 +35,7 @@ def test_full_supernets_extract_exactly(name):
 
 @pytest.mark.parametrize("name", STRATEGIES.names())
 def test_strategies_conform(name):
-    check_strategy(lambda: create_strategy(name))
+    """Every registered strategy, with the cheap options it declares, over ordered,
+    categorical, mixed-type, conditional and single-value spaces, 1-3 objectives, failed
+    evaluations and a spent space (hwnas.testing.strategies)."""
+    check_strategy_suite(name)

@@ -17,6 +17,10 @@ import numpy as np
 from hwnas.errors import InvalidConfigError
 from hwnas.results import Result
 from hwnas.space import Config, SearchSpace
+from hwnas.strategies.design import starting_design
+
+ENUMERATE_LIMIT = 100_000
+"""Spaces up to this many sub-networks are enumerated once random sampling finds no new one."""
 
 
 class Strategy(ABC):
@@ -49,6 +53,7 @@ class HistoryStrategy(Strategy):
         self.results: list[Result] = []
         self.seen_ids: set[str] = set()
         self._asks_since_tell = 0
+        self._design_cache: tuple[int, list[Config]] | None = None
 
     def tell(self, results: Sequence[Result]) -> None:
         for result in results:
@@ -68,7 +73,9 @@ class HistoryStrategy(Strategy):
 
     def unseen(self, candidates: Sequence[Config], n: int, taken: set[str]) -> list[Config]:
         """The first ``n`` candidates whose id is neither measured nor in ``taken``."""
-        chosen = []
+        chosen: list[Config] = []
+        if n <= 0:
+            return chosen
         for config in candidates:
             arch_id = self.space.arch_id(config)
             if arch_id in self.seen_ids or arch_id in taken:
@@ -79,21 +86,43 @@ class HistoryStrategy(Strategy):
                 break
         return chosen
 
-    def starting_batch(self, n: int, rng: np.random.Generator) -> list[Config]:
-        """The largest and the smallest sub-network (each objective's likely extreme, which
-        uniform sampling almost never draws), then uniform samples; none measured before."""
+    def starting_batch(self, n: int, rng: np.random.Generator,
+                       size: int | None = None) -> list[Config]:
+        """The next ``n`` unmeasured rows of the starting design (:func:`starting_design`,
+        ``size`` rows fixed by the seed alone, so a rebuilt strategy continues it), then
+        uniform samples; none measured before."""
+        size = n if size is None else size
+        design = self._design(size)
+        skip = max(self._asks_since_tell - 1, 0) * n  # asked again before a tell
+        candidates = [c for c in design if self.space.arch_id(c) not in self.seen_ids][skip:]
         taken: set[str] = set()
-        chosen = self.unseen([self.space.largest(), self.space.smallest()], n, taken)
+        chosen = self.unseen(candidates, n, taken)
         return chosen + self.random_unseen(n - len(chosen), rng, taken)
 
+    def _design(self, size: int) -> list[Config]:
+        cached = self._design_cache
+        if cached is None or cached[0] != size:
+            rng = np.random.default_rng([self.seed, 0x5EED, size])
+            rows = starting_design(self.space, size, rng)
+            self._design_cache = (size, [self.space.decode(r) for r in rows])
+        return self._design_cache[1]
+
     def random_unseen(self, n: int, rng: np.random.Generator, taken: set[str]) -> list[Config]:
-        """Up to ``n`` uniformly sampled configs not seen before (fewer if the space is spent)."""
+        """Up to ``n`` uniformly sampled configs not seen before; when sampling keeps
+        hitting measured ones, a small space is enumerated (fewer only if it is spent)."""
         chosen: list[Config] = []
+        if n <= 0:
+            return chosen
         for _ in range(50):
             batch = [self.space.sample(rng) for _ in range(4 * (n - len(chosen)) + 4)]
             chosen += self.unseen(batch, n - len(chosen), taken)
             if len(chosen) == n:
-                break
+                return chosen
+        if self.space.size() <= ENUMERATE_LIMIT:
+            excluded = self.seen_ids | taken
+            rest = [c for c in self.space.enumerate() if self.space.arch_id(c) not in excluded]
+            order = rng.permutation(len(rest))
+            chosen += self.unseen([rest[i] for i in order], n - len(chosen), taken)
         return chosen
 
 

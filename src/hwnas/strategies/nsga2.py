@@ -2,26 +2,33 @@
 
 Each ask is one generation: the parents are the rank-and-crowding survivors of *every*
 measured sub-network (an elitist archive, so a resumed study rebuilds the population from
-the stored results), mated by binary tournament, simulated binary crossover and polynomial
-mutation on the value indices, rounded, and stripped of sub-networks measured before.
+the stored results), mated by binary tournament and type-aware variation on the value
+indices (:mod:`hwnas.strategies.variation`: SBX and polynomial mutation for ordered
+dimensions, uniform crossover and random-choice mutation for categorical ones, about one
+gene mutated per offspring), and stripped of sub-networks measured before. The first
+generation is the starting design (:mod:`hwnas.strategies.design`).
 """
 
 from __future__ import annotations
 
 import numpy as np
-from pymoo.core.duplicate import NoDuplicateElimination
 from pymoo.core.mating import Mating
 from pymoo.core.population import Population
-from pymoo.operators.crossover.sbx import SBX
-from pymoo.operators.mutation.pm import PM
-from pymoo.operators.repair.rounding import RoundingRepair
 from pymoo.operators.selection.tournament import TournamentSelection
 from pymoo.operators.survival.rank_and_crowding import RankAndCrowding
 
+from hwnas.errors import InvalidConfigError
 from hwnas.pareto import to_minimization
 from hwnas.space import Config
 from hwnas.strategies.base import HistoryStrategy, check_positive
 from hwnas.strategies.index_problem import IndexProblem
+from hwnas.strategies.variation import (
+    MUTATION_ETA,
+    SBX_ETA,
+    CanonicalDuplicates,
+    TypedCrossover,
+    TypedMutation,
+)
 
 
 def _crowded_tournament(population: Population, pairs: np.ndarray,
@@ -29,43 +36,52 @@ def _crowded_tournament(population: Population, pairs: np.ndarray,
     """NSGA-II's crowded-comparison tournament: lower rank wins, then larger crowding
     distance, then a coin flip."""
     rank, crowding = population.get("rank"), population.get("crowding")
-    winners = np.empty(len(pairs), dtype=np.int64)
-    for i, (a, b) in enumerate(pairs):
-        if rank[a] != rank[b]:
-            winners[i] = a if rank[a] < rank[b] else b
-        elif crowding[a] != crowding[b]:
-            winners[i] = a if crowding[a] > crowding[b] else b
-        else:
-            winners[i] = a if random_state.random() < 0.5 else b
-    return winners[:, None]
+    a, b = pairs[:, 0], pairs[:, 1]
+    coin = random_state.random(len(pairs)) < 0.5
+    a_wins = np.where(rank[a] != rank[b], rank[a] < rank[b],
+                      np.where(crowding[a] != crowding[b], crowding[a] > crowding[b], coin))
+    return np.where(a_wins, a, b)[:, None]
+
+
+def typed_mating(space, crossover_eta: float = SBX_ETA,
+                 mutation_eta: float = MUTATION_ETA) -> Mating:
+    """Crowded tournament, type-aware crossover and mutation, canonical duplicates removed."""
+    return Mating(
+        selection=TournamentSelection(func_comp=_crowded_tournament),
+        crossover=TypedCrossover(space, eta=crossover_eta),
+        mutation=TypedMutation(space, eta=mutation_eta),
+        eliminate_duplicates=CanonicalDuplicates(space),
+    )
 
 
 class NSGA2(HistoryStrategy):
-    def __init__(self, population_size: int = 20, crossover_eta: float = 15.0,
-                 mutation_eta: float = 20.0) -> None:
+    #: cheap options for the conformance suite (hwnas.testing.strategies)
+    test_options = {"population_size": 8}
+
+    def __init__(self, population_size: int = 20, crossover_eta: float = SBX_ETA,
+                 mutation_eta: float = MUTATION_ETA) -> None:
         self.batch_size = check_positive("population_size", population_size, 2)
         self.population_size = population_size
+        for name, eta in (("crossover_eta", crossover_eta), ("mutation_eta", mutation_eta)):
+            if not isinstance(eta, (int, float)) or eta < 0:
+                raise InvalidConfigError(f"{name} must be a number >= 0, got {eta!r}")
         self.crossover_eta, self.mutation_eta = crossover_eta, mutation_eta
 
     def ask(self, n: int) -> list[Config]:
         rng = self.rng()
         finished = self.finished
         if len(finished) < self.population_size:
-            return self.starting_batch(n, rng)
+            return self.starting_batch(n, rng, self.population_size)
         problem = IndexProblem(self.space, len(self.directions))
         parents = self.survivors(problem, finished, rng)
-        mating = Mating(
-            selection=TournamentSelection(func_comp=_crowded_tournament),
-            crossover=SBX(prob=0.9, eta=self.crossover_eta, vtype=float,
-                          repair=RoundingRepair()),
-            mutation=PM(prob=1.0, eta=self.mutation_eta, vtype=float, repair=RoundingRepair()),
-            eliminate_duplicates=NoDuplicateElimination(),
-        )
+        mating = typed_mating(self.space, self.crossover_eta, self.mutation_eta)
         chosen: list[Config] = []
         taken: set[str] = set()
         for _ in range(20):
             offspring = mating.do(problem, parents, 2 * n, random_state=rng)
-            chosen += self.unseen(problem.configs(offspring.get("X")), n - len(chosen), taken)
+            if len(offspring):
+                chosen += self.unseen(problem.configs(offspring.get("X")), n - len(chosen),
+                                      taken)
             if len(chosen) == n:
                 return chosen
         return chosen + self.random_unseen(n - len(chosen), rng, taken)

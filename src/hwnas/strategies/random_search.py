@@ -7,6 +7,9 @@ from hwnas.strategies.base import HistoryStrategy, check_positive
 
 
 class RandomSearch(HistoryStrategy):
+    #: cheap options for the conformance suite (hwnas.testing.strategies)
+    test_options = {"batch_size": 5}
+
     def __init__(self, batch_size: int = 10) -> None:
         self.batch_size = check_positive("batch_size", batch_size)
 
