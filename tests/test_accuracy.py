@@ -7,7 +7,8 @@ import torch
 from torch import nn
 
 from hwnas.errors import InvalidConfigError
-from hwnas.measure.accuracy import evaluate_accuracy, recalibrate_batchnorm
+from hwnas.measure.accuracy import evaluate_accuracy
+from hwnas.measure.prepare import recalibrate_batchnorm
 from hwnas.supernets import create_supernet
 
 

@@ -85,7 +85,7 @@ def test_interrupted_trial_is_queued_again(tmp_path):
     assert len(ids) == 15 == len(set(ids))
 
 
-def test_raising_evaluation_keeps_finished_measurements(tmp_path):
+def test_raising_evaluation_fails_its_trial_and_the_search_goes_on(tmp_path):
     path = tmp_path / "study.db"
     space = synthetic_space()
     inner = synthetic_evaluator(space)
@@ -99,11 +99,24 @@ def test_raising_evaluation_keeps_finished_measurements(tmp_path):
 
     study = Study.create(path, space=space, objectives=["accuracy", "latency"], metrics=[],
                          strategy="random", evaluator=broken, seed=0)
-    with pytest.raises(EvaluationError, match="sensor unplugged.*kept"):
-        study.optimize(10, progress=False)
-    assert len(Study.load(path).finished()) == 4
-    failed = [r for r in Study.load(path).results() if not r.ok]
+    study.optimize(10, progress=False)
+    reopened = Study.load(path)
+    assert len(reopened.finished()) == 10
+    failed = [r for r in reopened.results() if not r.ok]
     assert len(failed) == 1 and "sensor unplugged" in failed[0].error
+
+
+def test_a_raising_evaluation_outside_catch_stops_at_once(tmp_path):
+    space = synthetic_space()
+
+    def broken(config):
+        raise RuntimeError("sensor unplugged")
+
+    study = Study.create(tmp_path / "s.db", space=space, objectives=["accuracy", "latency"],
+                         metrics=[], strategy="random", evaluator=broken, seed=0)
+    with pytest.raises(EvaluationError, match="sensor unplugged.*kept.*--retry-failed"):
+        study.optimize(10, progress=False, catch=())
+    assert len(Study.load(tmp_path / "s.db").results()) == 1
 
 
 def test_nan_objective_fails_the_trial_and_search_goes_on(tmp_path):

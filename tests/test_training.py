@@ -10,7 +10,8 @@ import torch
 import hwnas.training.sandwich as sandwich
 from hwnas.data import DataSplits, load_dataset
 from hwnas.errors import InvalidConfigError
-from hwnas.measure.accuracy import evaluate_accuracy, recalibrate_batchnorm
+from hwnas.measure.accuracy import evaluate_accuracy
+from hwnas.measure.prepare import recalibrate_batchnorm
 from hwnas.supernets import create_supernet
 from hwnas.training import TrainReport, distillation_loss, train_sandwich
 
@@ -114,7 +115,7 @@ def test_training_shows_a_progress_bar(digits, capsys):
 
 def test_mismatched_data_and_bad_options_raise(digits):
     signals = load_dataset("mnist1d", options={"num_samples": 200})
-    with pytest.raises(InvalidConfigError, match=r"inputs of shape \(1, 8, 8\)"):
+    with pytest.raises(InvalidConfigError, match=r"samples of shape \(1, 8, 8\)"):
         train_sandwich(_supernet(), signals, epochs=1, progress=False)
     few_classes = dataclasses.replace(_small(digits, 64), num_classes=4)
     with pytest.raises(InvalidConfigError, match="num_classes=4"):

@@ -60,6 +60,13 @@ def check_study_file(location: str | Path) -> None:
         raise StudyError(f"{str(path)!r} is an SQLite file but not a study database")
 
 
+def remove_sqlite(path: Path) -> None:
+    """Delete an SQLite study file with its write-ahead log and shared-memory files."""
+    for candidate in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        if candidate.exists():
+            candidate.unlink()
+
+
 def _connect_sqlite(path: Path) -> sqlite3.Connection:
     """An SQLite connection in write-ahead-log mode, synced at checkpoints: a killed process
     loses nothing committed (only a power cut could), a commit costs no fsync, and readers

@@ -1,4 +1,9 @@
-"""The jobs a user runs, one function each; the CLI is a thin layer over these."""
+"""The jobs a user runs, one function each; the CLI is a thin layer over these.
+
+Every job that measures or exports goes through the one evaluation builder
+(:mod:`hwnas.evaluation`), so ``search``, ``evaluate`` and ``export`` see the same
+sub-network, prepared the same way, on the same split.
+"""
 
 from __future__ import annotations
 
@@ -9,122 +14,187 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import torch
-
-from hwnas.errors import CheckpointError, InvalidConfigError
-from hwnas.measure import Evaluator, Measurement, create_measure
-from hwnas.space import Config
+from hwnas.errors import InvalidConfigError, StudyError
+from hwnas.evaluation import EvaluatorSpec, MeasureSpec, Pipeline, create_evaluator
+from hwnas.evaluation.spec import resolve_path
+from hwnas.measure import Measurement, Metric, Objective
+from hwnas.measure.objectives import as_metric, as_objective
+from hwnas.space import Config, SearchSpace
 from hwnas.storage import sqlite_path
 from hwnas.study import DEFAULT_METRICS, Study
-from hwnas.supernets import (
-    ElasticSupernet,
-    create_supernet,
-    load_supernet,
-    read_checkpoint,
-    save_checkpoint,
-)
+from hwnas.study.core import _creation_interrupted
+
+DEFAULT_OBJECTIVES = ("accuracy", "latency")
+
+
+def _user_data(data: Any) -> tuple[Any, dict[str, Any]]:
+    """The user's data as DataSplits, and what a checkpoint records about it."""
+    from hwnas.evaluation import as_splits
+
+    splits = as_splits(data)
+    if isinstance(data, (str, Path)):
+        record = {"kind": "npz", "name": str(Path(data).resolve()),
+                  "fingerprint": splits.fingerprint()}
+    else:
+        record = {"kind": "arrays", "name": splits.name, "fingerprint": splits.fingerprint()}
+    return splits, record
 
 
 def train_supernet(checkpoint: str | Path, *, supernet: str = "elastic_cnn",
-                   dataset: str = "digits", dataset_options: dict[str, Any] | None = None,
-                   epochs: int = 30, batch_size: int = 64, lr: float = 0.1, seed: int = 0,
-                   threads: int = 1, progress: bool = True):
-    """Train the registered super-network on the dataset (sandwich rule with in-place
-    distillation) and save it to ``checkpoint``; returns the training report.
+                   dataset: str | None = None, data: Any = None,
+                   dataset_options: dict[str, Any] | None = None,
+                   supernet_options: dict[str, Any] | None = None, epochs: int = 30,
+                   batch_size: int = 64, lr: float = 0.1, seed: int = 0, threads: int = 1,
+                   progress: bool = True):
+    """Train a super-network (a registered name, an entry point, or
+    ``"package.module:factory"``) on a registered data set (split by ``seed``; default
+    ``digits``) or on ``data`` (your arrays or an ``.npz`` file), with the sandwich rule and
+    in-place distillation, and save it to ``checkpoint``; returns the training report.
 
-    ``threads`` sets torch's intra-op threads while training: small networks on small
-    batches gain nothing from more, and oversubscribed cores slow training tenfold.
+    The checkpoint records the data and the split seed, so a search of it validates on
+    samples it was not trained on. ``threads`` sets torch's intra-op threads while training.
     """
+    import torch
+
     from hwnas.data import load_dataset
     from hwnas.measure.latency import torch_threads
+    from hwnas.supernets import create_supernet, data_options, save_checkpoint
     from hwnas.training import train_sandwich
 
-    data = load_dataset(dataset, seed=seed, options=dataset_options)
-    options = {"in_channels": data.input_shape[0], "input_size": data.input_shape[-1],
-               "num_classes": data.num_classes}
+    if data is not None and dataset is not None:
+        raise InvalidConfigError("give either a dataset name or your data, not both")
+    record: dict[str, Any] | None = None
+    if data is not None:
+        splits, record = _user_data(data)
+    else:
+        dataset = dataset or "digits"
+        splits = load_dataset(dataset, seed=seed, options=dataset_options)
+    options = {**data_options(supernet, splits.input_shape, splits.num_classes),
+               **(supernet_options or {})}
     torch.manual_seed(seed)
     model = create_supernet(supernet, options)
     with torch_threads(threads):
-        report = train_sandwich(model, data, epochs=epochs, batch_size=batch_size, lr=lr,
+        report = train_sandwich(model, splits, epochs=epochs, batch_size=batch_size, lr=lr,
                                 seed=seed, progress=progress)
-    save_checkpoint(model, checkpoint, supernet, options,
-                    {"dataset": dataset, "dataset_options": dataset_options or {},
-                     "seed": seed, "train_report": report.to_dict()})
+    metadata = {"dataset": dataset, "dataset_options": dataset_options or {},
+                "split_seed": seed, "seed": seed, "train_report": report.to_dict()}
+    if record is not None:
+        metadata["data"] = record
+    save_checkpoint(model, checkpoint, supernet, options, metadata)
     return report
 
 
-def checkpoint_dataset(checkpoint: str | Path,
-                       dataset: str | None = None) -> tuple[str | None, dict[str, Any]]:
-    """The dataset to use with a checkpoint, and its options: ``dataset`` if one is named
-    (with default options, unless it is the one trained on), else the one the checkpoint's
-    metadata says it was trained on (None if it does not say)."""
-    metadata = read_checkpoint(checkpoint).get("metadata", {})
-    trained_on = metadata.get("dataset")
-    if dataset is None or dataset == trained_on:
-        return trained_on, metadata.get("dataset_options", {})
-    return dataset, {}
+# -- search -------------------------------------------------------------------------------------
+def _spec_of(objectives: Sequence[str | Objective], metrics: Sequence[str | Metric]
+             ) -> tuple[list[tuple], list[tuple]]:
+    """Objectives and metrics as comparable ``(key, kind, settings, direction)`` tuples."""
+    objective_list = [as_objective(o) for o in objectives]
+    keys = {o.key for o in objective_list}
+    metric_list = [m for m in (as_metric(m) for m in metrics) if m.key not in keys]
+    return ([(o.key, o.measure.name, o.measure.settings(), o.direction) for o in objective_list],
+            [(m.key, m.measure.name, m.measure.settings(), None) for m in metric_list])
 
 
-def load_for_dataset(checkpoint: str | Path, dataset: str | None = None):
-    """The checkpoint's super-network, the dataset's splits and the dataset options used
-    (see :func:`checkpoint_dataset`), refusing a pair that does not fit."""
-    from hwnas.data import load_dataset
+def _stored(measures: Sequence[MeasureSpec]) -> list[tuple]:
+    return [(m.key, m.kind, m.settings, m.direction) for m in measures]
 
-    name, options = checkpoint_dataset(checkpoint, dataset)
-    if name is None:
-        raise CheckpointError(
-            f"checkpoint {str(checkpoint)!r} does not record the dataset it was trained on; "
-            "name one with --dataset"
+
+def _show(figures: Sequence[tuple]) -> str:
+    return ",".join(f[0] for f in figures)
+
+
+def check_resume(study: Study, *, checkpoint: str | Path | None = None,
+                 supernet: str | None = None, data: Any = None, dataset: str | None = None,
+                 objectives: Sequence[str | Objective] | None = None,
+                 metrics: Sequence[str | Metric] | None = None, strategy: str | None = None,
+                 strategy_options: dict[str, Any] | None = None,
+                 seed: int | None = None) -> None:
+    """Refuse to resume ``study`` with arguments that differ from those it was created
+    with (``None``: not given), naming the first field that differs."""
+    spec: EvaluatorSpec = study.spec.evaluation
+    source = spec.source
+    problems: list[tuple[str, Any, Any]] = []
+    if checkpoint is not None:
+        stored = (resolve_path(source.name, study.base_dir).resolve()
+                  if source.kind == "checkpoint" else f"a {source.kind} source")
+        if Path(checkpoint).resolve() != stored:
+            problems.append(("checkpoint", stored, Path(checkpoint)))
+    if supernet is not None and (source.kind, source.name) != ("factory", supernet):
+        problems.append(("supernet", source.name or source.kind, supernet))
+    if dataset is not None and (spec.data is None or spec.data.kind != "registered"
+                                or spec.data.name != dataset):
+        problems.append(("dataset", spec.data.name if spec.data else None, dataset))
+    if data is not None:
+        from hwnas.evaluation import as_splits
+
+        fingerprint = as_splits(data).fingerprint()
+        if spec.data is None or spec.data.fingerprint != fingerprint:
+            problems.append(("data", spec.data.name if spec.data else None,
+                             f"{data} (other arrays)"))
+    wanted_objectives, wanted_metrics = _spec_of(objectives or [], metrics or [])
+    if objectives is None:
+        wanted_metrics = [m for m in wanted_metrics if m[0] not in study.spec.objective_keys]
+    if objectives is not None and wanted_objectives != _stored(spec.objectives):
+        stored_objectives = _stored(spec.objectives)
+        if _show(wanted_objectives) == _show(stored_objectives):
+            problems.append(("objective settings", [o.describe() for o in spec.objectives],
+                             [f"{o[1]}{o[2]}" for o in wanted_objectives]))
+        else:
+            problems.append(("objectives", _show(stored_objectives), _show(wanted_objectives)))
+    if metrics is not None and wanted_metrics != _stored(spec.metrics):
+        problems.append(("metrics", _show(_stored(spec.metrics)), _show(wanted_metrics)))
+    for field, stored, given in (("strategy", study.spec.strategy, strategy),
+                                 ("strategy options", study.spec.strategy_options,
+                                  strategy_options),
+                                 ("seed", study.spec.seed, seed)):
+        if given is not None and given != stored:
+            problems.append((field, stored, given))
+    if problems:
+        field, stored, given = problems[0]
+        raise StudyError(
+            f"study {study.location!r} was created with {field} {stored}, not {given}; "
+            "to resume it, leave that option out (or give the stored value); to start a new "
+            "study, pass --overwrite"
         )
-    supernet = load_supernet(checkpoint)
-    data = load_dataset(name, options=options)
-    if tuple(supernet.input_shape) != tuple(data.input_shape):
-        trained_on, _ = checkpoint_dataset(checkpoint)
-        raise CheckpointError(
-            f"checkpoint {str(checkpoint)!r} takes inputs of shape {tuple(supernet.input_shape)} "
-            f"(trained on {trained_on!r}) but dataset {name!r} has {tuple(data.input_shape)}; "
-            "use the dataset it was trained on, or train a checkpoint for this one"
-        )
-    return supernet, data, options
 
 
 def run_search(study_path: str | Path, *, checkpoint: str | Path | None = None,
-               dataset: str | None = None, objectives: Sequence[str] = ("accuracy", "latency"),
-               metrics: Sequence[str] = DEFAULT_METRICS, strategy: str = "nsga2",
-               strategy_options: dict[str, Any] | None = None,
-               measure_options: dict[str, dict[str, Any]] | None = None,
-               n_evaluations: int = 100, seed: int = 0, overwrite: bool = False,
-               progress: bool = True) -> Study:
-    """Search a trained super-network, or resume the study at ``study_path`` if it exists."""
+               supernet: str | None = None, data: Any = None, dataset: str | None = None,
+               objectives: Sequence[str | Objective] | None = None,
+               metrics: Sequence[str | Metric] | None = None, strategy: str | None = None,
+               strategy_options: dict[str, Any] | None = None, n_evaluations: int = 100,
+               seed: int | None = None, overwrite: bool = False, retry_failed: bool = False,
+               max_consecutive_failures: int = 5, progress: bool = True) -> Study:
+    """Search a trained super-network (``checkpoint``) or an untrained one (``supernet``,
+    e.g. for latency only), or resume the study at ``study_path`` if it exists: then every
+    argument given must match what the study was created with (``None``: not given)."""
     path = sqlite_path(study_path)
-    if path is not None and path.exists() and not overwrite:
-        study = Study.load(study_path)
+    resuming = (path is not None and path.exists() and not overwrite
+                and not _creation_interrupted(study_path))
+    if resuming:
+        study = Study.load(study_path, data=data)
+        check_resume(study, checkpoint=checkpoint, supernet=supernet, data=data,
+                     dataset=dataset, objectives=objectives, metrics=metrics,
+                     strategy=strategy, strategy_options=strategy_options, seed=seed)
     else:
-        if checkpoint is None:
+        if checkpoint is None and supernet is None:
             raise InvalidConfigError(
-                "a new study needs --checkpoint (a super-network trained with `hwnas train`)"
+                "a new study needs --checkpoint (a super-network trained with `hwnas train`) "
+                "or --supernet (an untrained one, e.g. to search latency only)"
             )
-        supernet, data, dataset_options = load_for_dataset(checkpoint, dataset)
-        options = measure_options or {}
-        unknown = sorted(set(options) - set(objectives) - set(metrics))
-        if unknown:
-            raise InvalidConfigError(
-                f"options given for {unknown}, which are neither objectives nor metrics here"
-            )
-        from hwnas.measure import Objective
-
         study = Study.create(
-            study_path, supernet=supernet, checkpoint=checkpoint, dataset=data.name,
-            dataset_options=dataset_options,
-            objectives=[Objective.named(o, settings=options.get(o)) for o in objectives],
-            metrics=[create_measure(m, options.get(m)) for m in metrics],
-            strategy=strategy, strategy_options=strategy_options, seed=seed,
-            overwrite=overwrite,
+            study_path, checkpoint=checkpoint, supernet=supernet, data=data, dataset=dataset,
+            objectives=objectives if objectives is not None else DEFAULT_OBJECTIVES,
+            metrics=metrics if metrics is not None else DEFAULT_METRICS,
+            strategy=strategy or "nsga2", strategy_options=strategy_options,
+            seed=seed if seed is not None else 0, overwrite=overwrite,
         )
-    study.optimize(n_evaluations, progress=progress)
+    study.optimize(n_evaluations, progress=progress, retry_failed=retry_failed,
+                   max_consecutive_failures=max_consecutive_failures)
     return study
 
 
+# -- one sub-network ----------------------------------------------------------------------------
 def parse_config(text: str) -> Config:
     """A config from JSON text or a JSON file's path."""
     candidate = Path(text)
@@ -139,45 +209,115 @@ def parse_config(text: str) -> Config:
     return config
 
 
+@dataclass(frozen=True)
+class Figure:
+    """One measured figure with its key, unit and how it was measured."""
+
+    key: str
+    measurement: Measurement
+    unit: str
+    settings: str
+
+
+def _figures(measured: dict[str, Measurement], spec: EvaluatorSpec) -> list[Figure]:
+    return [Figure(m.key, measured[m.key], m.unit, m.describe()) for m in spec.measures
+            if m.key in measured]
+
+
+def evaluate_trial(study: str | Path | Study, trial: int, *, data: Any = None,
+                   supernet: Any = None) -> list[Figure]:
+    """Measure trial ``trial`` of a study again, exactly as the study measures (same
+    source, data, split, preparation, keys and settings)."""
+    loaded = study if isinstance(study, Study) else Study.load(study, data=data,
+                                                               supernet=supernet)
+    config = loaded.result(trial).config
+    return _figures(loaded.evaluator()(config), loaded.spec.evaluation)
+
+
+def _checkpoint_pipeline(checkpoint: str | Path, *, dataset: str | None, data: Any,
+                         measures: Sequence[str | Metric]) -> tuple[Pipeline, EvaluatorSpec]:
+    created = create_evaluator(base_dir=None, objectives=(), metrics=measures,
+                               checkpoint=checkpoint, dataset=dataset, data=data)
+    if not isinstance(created.evaluator, Pipeline):  # pragma: no cover - a checkpoint is one
+        raise InvalidConfigError("a checkpoint gives a super-network")
+    return created.evaluator, created.spec
+
+
 def evaluate_config(checkpoint: str | Path, config: Config, *, dataset: str | None = None,
-                    measures: Sequence[str] = ("accuracy", "latency") + DEFAULT_METRICS,
-                    ) -> dict[str, Measurement]:
-    """Measure one sub-network of a trained super-network."""
-    supernet, data, _ = load_for_dataset(checkpoint, dataset)
-    supernet.space.validate(config)
-    evaluator = Evaluator(supernet, [create_measure(m) for m in measures], data)
-    return evaluator(config)
+                    data: Any = None,
+                    measures: Sequence[str | Metric] = DEFAULT_OBJECTIVES + DEFAULT_METRICS,
+                    ) -> list[Figure]:
+    """Measure one sub-network of a trained super-network, on the data and split it was
+    trained with unless ``dataset``/``data`` say otherwise."""
+    pipeline, spec = _checkpoint_pipeline(checkpoint, dataset=dataset, data=data,
+                                          measures=measures)
+    pipeline.supernet.space.validate(config)
+    return _figures(pipeline(config), spec)
 
 
-def export_subnetwork(checkpoint: str | Path, config: Config, out: str | Path,
-                      calibrate_on: str | None = None) -> Path:
-    """Write the sub-network as a plain PyTorch module (``.pt``, loads with ``torch.load``
-    and no hwnas) or an ONNX file (``.onnx``), after batch-norm recalibration."""
-    from hwnas.data import load_dataset
-    from hwnas.measure.accuracy import recalibrate_batchnorm
-    from hwnas.measure.latency import export_onnx
+def export_subnetwork(out: str | Path, config: Config | None = None, *,
+                      checkpoint: str | Path | None = None, study: str | Path | None = None,
+                      trial: int | None = None, dataset: str | None = None,
+                      data: Any = None) -> Path:
+    """Write a sub-network exactly as it is measured (extracted, batch norm recalibrated by
+    the evaluation pipeline) to ``out``: ``.pt2`` (``torch.export``, loads with
+    ``torch.export.load(path).module()``), ``.onnx`` (dynamic batch axis) or ``.pt``
+    (``torch.load(path, weights_only=False)``); see :func:`hwnas.export.write_module`.
 
-    out = Path(out)
-    if out.suffix not in (".pt", ".onnx"):
-        raise InvalidConfigError(f"export to a .pt or .onnx file, got {str(out)!r}")
-    supernet: ElasticSupernet = load_supernet(checkpoint)
-    supernet.space.validate(config)
-    model = supernet.extract(config)
-    dataset, options = checkpoint_dataset(checkpoint, calibrate_on)
-    if dataset is not None:
-        data = load_dataset(dataset, options=options)
-        recalibrate_batchnorm(model, list(data.train_x[:512].split(64)))
-    model.eval()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if out.suffix == ".pt":
-        torch.save(model, out)
+    The sub-network is ``config`` of ``checkpoint``, or trial ``trial`` of ``study`` (whose
+    stored spec gives the checkpoint, data and split)."""
+    from hwnas.export import write_module
+
+    if study is not None:
+        loaded = Study.load(study, data=data)
+        if config is None:
+            if trial is None:
+                raise InvalidConfigError("give --trial N (or --config) with --study")
+            config = loaded.result(trial).config
+        pipeline = loaded.evaluator()
+        if not isinstance(pipeline, Pipeline):
+            raise StudyError(f"study {str(study)!r} measures a {loaded.spec.evaluation.source.kind}"
+                             ", not a super-network: there is no module to export")
+    elif checkpoint is not None:
+        if config is None:
+            raise InvalidConfigError("give --config with --checkpoint")
+        pipeline, _ = _checkpoint_pipeline(checkpoint, dataset=dataset, data=data, measures=())
     else:
-        out.write_bytes(export_onnx(model, supernet.example_input(1)))
-    return out
+        raise InvalidConfigError("give --study (with --trial) or --checkpoint (with --config)")
+    pipeline.supernet.space.validate(config)
+    return write_module(pipeline.prepared(config), pipeline.context.example_inputs, out)
 
 
+# -- describing a space -------------------------------------------------------------------------
+def space_of(name_or_checkpoint: str | Path) -> tuple[str, SearchSpace]:
+    """The search space of a checkpoint file, a study file, a super-network (registered name,
+    entry point or import path, built with default options) or a tabulated benchmark."""
+    text = str(name_or_checkpoint)
+    path = Path(text)
+    if path.is_file():
+        from hwnas.storage import check_study_file
+
+        try:
+            check_study_file(path)
+        except StudyError:
+            from hwnas.supernets import load_supernet
+
+            return f"checkpoint {text}", load_supernet(path).space
+        return f"study {text}", Study.load(path).spec.space
+    from hwnas.tabular import BENCHMARKS
+
+    if text in BENCHMARKS:
+        from hwnas.tabular import load_benchmark
+
+        return f"benchmark {text}", load_benchmark(text).space
+    from hwnas.supernets import create_supernet
+
+    return f"super-network {text}", create_supernet(text).space
+
+
+# -- quickstart ---------------------------------------------------------------------------------
 #: a batch of 16 makes latency follow the widths too, not only the number of layers
-QUICKSTART_MEASURES = {"latency": {"batch_size": 16}}
+QUICKSTART_OBJECTIVES = ("accuracy", "latency:latency:batch_size=16")
 
 
 @dataclass(frozen=True)
@@ -199,10 +339,10 @@ def quickstart(out_dir: str | Path = "runs/quickstart", *, n_evaluations: int = 
     checkpoint = out_dir / "supernet.pt"
     report = train_supernet(checkpoint, supernet="elastic_cnn", dataset="digits",
                             epochs=epochs, seed=seed, progress=progress)
-    study = run_search(out_dir / "study.db", checkpoint=checkpoint, dataset="digits",
-                       n_evaluations=n_evaluations, seed=seed, overwrite=True,
-                       strategy_options={"population_size": 20},
-                       measure_options=QUICKSTART_MEASURES, progress=progress)
+    study = run_search(out_dir / "study.db", checkpoint=checkpoint,
+                       objectives=QUICKSTART_OBJECTIVES, n_evaluations=n_evaluations,
+                       seed=seed, overwrite=True, strategy_options={"population_size": 20},
+                       progress=progress)
     files = {"checkpoint": checkpoint, "study": out_dir / "study.db",
              "front_csv": write_front_csv(study, out_dir / "pareto_front.csv"),
              "front_png": plot_front(study, out_dir / "pareto_front.png")}

@@ -6,10 +6,12 @@ import torch
 from torch import nn
 
 from hwnas.measure.base import Measure, MeasureContext, Measurement
+from hwnas.supernets import io
 
 
-def count_macs(model: nn.Module, example_input: torch.Tensor) -> int:
-    """Multiply-accumulates of one forward pass for one sample (convolutions and linears)."""
+def count_macs(model: nn.Module, example_inputs: io.Inputs) -> int:
+    """Multiply-accumulates of one forward pass for one sample (convolutions and linears);
+    ``example_inputs`` is a tensor, tuple or dict (its first sample is used)."""
     total = 0
 
     def on_conv(module: nn.Module, inputs: tuple, output: torch.Tensor) -> None:
@@ -31,7 +33,7 @@ def count_macs(model: nn.Module, example_input: torch.Tensor) -> int:
             handles.append(module.register_forward_hook(on_linear))
     try:
         with torch.inference_mode():
-            model(example_input[:1])
+            io.forward(model, io.slice_inputs(example_inputs, slice(0, 1)))
     finally:
         for handle in handles:
             handle.remove()
@@ -52,7 +54,7 @@ class MacsMeasure(Measure):
     name, unit, direction = "macs", "MACs", "minimize"
 
     def __call__(self, model: nn.Module, context: MeasureContext) -> Measurement:
-        return Measurement(float(count_macs(model, context.example_input)))
+        return Measurement(float(count_macs(model, context.example_inputs)))
 
 
 class ParamsMeasure(Measure):

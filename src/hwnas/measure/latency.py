@@ -7,9 +7,7 @@ samples is the figure and their inter-quartile range is recorded as its spread.
 
 from __future__ import annotations
 
-import io
 import time
-import warnings
 from collections.abc import Callable
 from contextlib import contextmanager
 from typing import Any
@@ -18,8 +16,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from hwnas.errors import InvalidConfigError, require
+from hwnas.errors import InvalidConfigError
 from hwnas.measure.base import Measure, MeasureContext, Measurement
+from hwnas.measure.onnx import onnx_feed, onnx_session
+from hwnas.supernets import io
 
 BACKENDS = ("torch", "onnxruntime")
 
@@ -59,16 +59,6 @@ def time_callable(run: Callable[[], Any], warmup: int, repeats: int,
     return Measurement(float(median), float(q3 - q1), repeats)
 
 
-def export_onnx(model: nn.Module, example_input: torch.Tensor) -> bytes:
-    """The model as ONNX bytes (TorchScript exporter: no extra dependency)."""
-    buffer = io.BytesIO()
-    with warnings.catch_warnings():  # the legacy exporter is deprecated, not yet removed
-        warnings.simplefilter("ignore", DeprecationWarning)
-        torch.onnx.export(model, (example_input,), buffer, dynamo=False, input_names=["input"],
-                          output_names=["output"], opset_version=17)
-    return buffer.getvalue()
-
-
 class LatencyMeasure(Measure):
     """Milliseconds per forward pass of a batch of ``batch_size`` on this CPU."""
 
@@ -94,23 +84,18 @@ class LatencyMeasure(Measure):
                 "warmup": self.warmup, "repeats": self.repeats,
                 "min_sample_ms": self.min_sample_ms}
 
-    def __call__(self, model: nn.Module, context: MeasureContext) -> Measurement:
-        sample = context.example_input[:1]
-        batch = sample.expand(self.batch_size, *sample.shape[1:]).contiguous()
-        model.eval()
-        if self.backend == "onnxruntime":
-            return self._onnxruntime(model, batch)
-        with torch_threads(self.threads), torch.inference_mode():
-            return time_callable(lambda: model(batch), self.warmup, self.repeats,
-                                 self.min_sample_ms)
+    @property
+    def consumes(self) -> str:
+        return "onnx" if self.backend == "onnxruntime" else "module"
 
-    def _onnxruntime(self, model: nn.Module, batch: torch.Tensor) -> Measurement:
-        ort = require("onnxruntime", "onnx")
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = self.threads
-        options.inter_op_num_threads = 1
-        session = ort.InferenceSession(export_onnx(model, batch), options,
-                                       providers=["CPUExecutionProvider"])
-        feed = {"input": batch.numpy()}
-        return time_callable(lambda: session.run(None, feed), self.warmup, self.repeats,
-                             self.min_sample_ms)
+    def __call__(self, artifact: Any, context: MeasureContext) -> Measurement:
+        batch = io.batch_of(context.example_inputs, self.batch_size)
+        if self.backend == "onnxruntime":
+            session = onnx_session(artifact, self.threads)
+            feed = onnx_feed(batch)
+            return time_callable(lambda: session.run(None, feed), self.warmup, self.repeats,
+                                 self.min_sample_ms)
+        model: nn.Module = artifact.eval()
+        with torch_threads(self.threads), torch.inference_mode():
+            return time_callable(lambda: io.forward(model, batch), self.warmup, self.repeats,
+                                 self.min_sample_ms)

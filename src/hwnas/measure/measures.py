@@ -1,53 +1,53 @@
-"""The registry of measures, and the accuracy measure over a dataset split."""
+"""The registry of measure kinds, and the accuracy measure over a data split."""
 
 from __future__ import annotations
 
 from typing import Any
 
-import torch
 from torch import nn
 
-from hwnas.errors import HwnasError, InvalidConfigError
+from hwnas.errors import InvalidConfigError
 from hwnas.measure.base import Measure, MeasureContext, Measurement
 from hwnas.measure.counting import MacsMeasure, ModelSizeMeasure, ParamsMeasure
 from hwnas.measure.latency import LatencyMeasure
 from hwnas.registry import Registry
 
-MEASURES: Registry[Measure] = Registry("objective")
+MEASURES: Registry[Measure] = Registry("measure")
+
+SPLITS = ("val", "test", "train")
 
 
 class AccuracyMeasure(Measure):
-    """Top-1 accuracy on a split, after recalibrating batch-norm statistics on training
-    batches (as Once-for-All): shared statistics do not fit any one sub-network."""
+    """Top-1 accuracy on a split of the data. The pipeline has already recalibrated the
+    sub-network's batch-norm statistics (:mod:`hwnas.measure.prepare`)."""
 
     name, unit, direction = "accuracy", "fraction", "maximize"
+    needs_data = True
 
-    def __init__(self, split: str = "val", calibration_batches: int = 8,
-                 calibration_batch_size: int = 64, seed: int = 0) -> None:
-        if split not in ("val", "test", "train"):
-            raise InvalidConfigError(f"accuracy split must be val, test or train; got {split!r}")
-        self.split, self.seed = split, seed
-        self.calibration_batches = calibration_batches
-        self.calibration_batch_size = calibration_batch_size
+    def __init__(self, split: str = "val", batch_size: int = 512) -> None:
+        if split not in SPLITS:
+            raise InvalidConfigError(f"accuracy split must be one of {list(SPLITS)}; "
+                                     f"got {split!r}")
+        if batch_size < 1:
+            raise InvalidConfigError(f"accuracy batch_size must be >= 1, got {batch_size}")
+        self.split, self.batch_size = split, batch_size
 
     def settings(self) -> dict[str, Any]:
-        return {"split": self.split, "calibration_batches": self.calibration_batches,
-                "calibration_batch_size": self.calibration_batch_size, "seed": self.seed}
+        return {"split": self.split, "batch_size": self.batch_size}
 
-    def __call__(self, model: nn.Module, context: MeasureContext) -> Measurement:
-        from hwnas.measure.accuracy import evaluate_accuracy, recalibrate_batchnorm
+    def __call__(self, artifact: nn.Module, context: MeasureContext) -> Measurement:
+        from hwnas.measure.accuracy import evaluate_accuracy
 
         data = context.data
         if data is None:
-            raise HwnasError("the accuracy objective needs a dataset; pass data= to the evaluator")
-        generator = torch.Generator().manual_seed(self.seed)
-        order = torch.randperm(len(data.train_x), generator=generator)
-        size = self.calibration_batch_size
-        batches = [data.train_x[order[i * size:(i + 1) * size]]
-                   for i in range(self.calibration_batches) if i * size < len(order)]
-        recalibrate_batchnorm(model, batches)
+            raise InvalidConfigError("the accuracy measure needs data; give the study data= "
+                                     "(arrays or a DataSplits) or dataset= (a registered name)")
         x, y = getattr(data, f"{self.split}_x"), getattr(data, f"{self.split}_y")
-        return Measurement(float(evaluate_accuracy(model, x, y)))
+        if y is None or len(y) == 0:
+            raise InvalidConfigError(f"the data has no {self.split!r} split to measure "
+                                     "accuracy on; give it one or choose another split")
+        return Measurement(float(evaluate_accuracy(artifact, x, y, self.batch_size,
+                                                   context.supernet)))
 
 
 MEASURES.register("accuracy")(AccuracyMeasure)
@@ -57,6 +57,6 @@ MEASURES.register("params")(ParamsMeasure)
 MEASURES.register("model_size")(ModelSizeMeasure)
 
 
-def create_measure(name: str, settings: dict[str, Any] | None = None) -> Measure:
-    """The registered measure ``name`` built with ``settings`` (its constructor's options)."""
-    return MEASURES.create(name, **(settings or {}))
+def create_measure(kind: str, settings: dict[str, Any] | None = None) -> Measure:
+    """The registered measure ``kind`` built with ``settings`` (its constructor's options)."""
+    return MEASURES.create(kind, **(settings or {}))

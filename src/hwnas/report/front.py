@@ -1,4 +1,5 @@
-"""The Pareto front as a table (terminal), a CSV file and a plot (PNG)."""
+"""The Pareto front as a table (terminal), a CSV file and a plot (PNG); a search space as a
+table. Columns are the study's keys; units come from the measures."""
 
 from __future__ import annotations
 
@@ -12,74 +13,102 @@ from rich.table import Table
 
 if TYPE_CHECKING:
     from hwnas.results import Result
+    from hwnas.space import SearchSpace
     from hwnas.study import Study
 
-UNITS = {"accuracy": "", "latency": "ms", "macs": "M", "params": "k", "model_size": "kB"}
-SCALE = {"macs": 1e-6, "params": 1e-3, "model_size": 1e-3}
+#: how a figure of a unit is shown: (shown unit, scale)
+DISPLAY = {"fraction": ("%", 100.0), "MACs": ("M MACs", 1e-6), "parameters": ("k params", 1e-3),
+           "bytes": ("kB", 1e-3)}
 
 
-def _columns(study: Study) -> list[str]:
-    return study.spec.objective_names + [m.name for m in study.spec.metrics]
+def shown_unit(unit: str) -> str:
+    return DISPLAY.get(unit, (unit, 1.0))[0]
 
 
-def _format(name: str, value: float | None) -> str:
+def _format(unit: str, value: float | None) -> str:
     if value is None:
         return "-"
-    if name == "accuracy":
-        return f"{100 * value:.2f}%"
-    value *= SCALE.get(name, 1.0)
-    return f"{value:.3g}"
+    shown, scale = DISPLAY.get(unit, (unit, 1.0))
+    if shown == "%":
+        return f"{scale * value:.2f}%"
+    return f"{scale * value:.3g}"
 
 
-def front_table(study: Study, results: Sequence[Result] | None = None) -> Table:
-    """A rich table of the front (or of ``results``): id, objectives, metrics, spread."""
-    results = study.pareto_front() if results is None else results
-    columns = _columns(study)
+def front_table(study: Study, results: Sequence[Result] | None = None,
+                objectives: Sequence[str] | None = None) -> Table:
+    """A rich table of the front over ``objectives`` (keys; default all), or of
+    ``results``: trial, id, every figure by key (with its unit), spreads where measured."""
+    results = study.pareto_front(objectives) if results is None else results
+    units = study.spec.units()
+    keys = study.spec.keys
+    spread_keys = [k for k in keys if any(r.spreads.get(k) for r in results)]
     table = Table(title=f"Pareto front: {len(results)} sub-networks")
     table.add_column("trial", justify="right")
     table.add_column("arch id")
-    for name in columns:
-        unit = UNITS.get(name, "")
-        table.add_column(f"{name} ({unit})" if unit else name, justify="right")
-    if "latency" in columns:
-        table.add_column("latency IQR (ms)", justify="right")
+    for key in keys:
+        unit = shown_unit(units.get(key, ""))
+        table.add_column(f"{key} ({unit})" if unit else key, justify="right")
+    for key in spread_keys:
+        unit = shown_unit(units.get(key, ""))
+        table.add_column(f"{key} IQR ({unit})" if unit else f"{key} IQR", justify="right")
     for result in results:
         row = [str(result.number), result.arch_id[:10]]
-        row += [_format(name, result.metrics.get(name)) for name in columns]
-        if "latency" in columns:
-            row.append(f"{result.spreads.get('latency', 0.0):.3g}")
+        row += [_format(units.get(k, ""), result.metrics.get(k)) for k in keys]
+        row += [_format(units.get(k, ""), result.spreads.get(k, 0.0)) for k in spread_keys]
         table.add_row(*row)
     return table
 
 
-def write_front_csv(study: Study, path: str | Path) -> Path:
-    """The front as CSV (one row per sub-network, config columns included), atomically."""
+def space_table(space: SearchSpace, title: str) -> Table:
+    """Every dimension of ``space``: name, type, allowed values, condition."""
+    table = Table(title=f"{title}: {len(space)} dimensions")
+    for column in ("dimension", "type", "values", "active when"):
+        table.add_column(column)
+    for dim in space.dims:
+        condition = "always"
+        if dim.active_if is not None:
+            parent, rule = dim.active_if
+            if isinstance(rule, (set, frozenset, list, tuple)):
+                condition = f"{parent} in {sorted(rule, key=str)}"
+            else:
+                condition = f"{parent} >= {rule}"
+        kind = "ordered" if getattr(dim, "ordered", True) else "categorical"
+        table.add_row(dim.name, kind, ", ".join(map(str, dim.values)), condition)
+    return table
+
+
+def write_front_csv(study: Study, path: str | Path,
+                    objectives: Sequence[str] | None = None) -> Path:
+    """The front (one row per sub-network, config columns included) as CSV, atomically."""
     frame = study.to_dataframe()
-    front_numbers = {r.number for r in study.pareto_front()}
+    front_numbers = {r.number for r in study.pareto_front(objectives)}
     frame = frame[frame["number"].isin(front_numbers)]
     return _atomic_write(Path(path), lambda handle: frame.to_csv(handle, index=False), "w")
 
 
 def plot_front(study: Study, path: str | Path, x: str | None = None,
                y: str | None = None) -> Path:
-    """Every evaluated sub-network (grey) and the front (line), first two objectives."""
+    """Every evaluated sub-network (grey) and the front over ``x`` and ``y`` (objective keys;
+    default the first two objectives)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    names = study.spec.objective_names
-    x = x or (names[1] if len(names) > 1 else names[0])
-    y = y or names[0]
-    finished, front = study.finished(), study.pareto_front()
+    keys = study.spec.objective_keys
+    x = x or (keys[1] if len(keys) > 1 else keys[0])
+    y = y or keys[0]
+    units = study.spec.units()
+    finished = study.finished()
+    front = study.pareto_front([y, x] if x != y else [y])
     figure, axes = plt.subplots(figsize=(6.4, 4.4), dpi=120)
     axes.scatter([r.metrics[x] for r in finished], [r.metrics[y] for r in finished],
                  s=12, color="0.7", label=f"evaluated ({len(finished)})")
     ordered = sorted(front, key=lambda r: r.metrics[x])
     axes.plot([r.metrics[x] for r in ordered], [r.metrics[y] for r in ordered], "o-",
               color="tab:red", markersize=5, label=f"Pareto front ({len(front)})")
-    axes.set_xlabel(f"{x} ({UNITS.get(x) or 'value'})" if x != "accuracy" else x)
-    axes.set_ylabel(y)
+    axes.set_xlabel(f"{x} ({units.get(x) or 'value'})")
+    axes.set_ylabel(f"{y} ({units.get(y) or 'value'})")
     axes.grid(alpha=0.3)
     axes.legend()
     figure.tight_layout()

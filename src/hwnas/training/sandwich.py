@@ -19,22 +19,22 @@ from torch import nn
 
 from hwnas.data import DataSplits, iterate_batches
 from hwnas.errors import InvalidConfigError
-from hwnas.measure.accuracy import evaluate_accuracy, recalibrate_batchnorm
+from hwnas.measure.accuracy import evaluate_accuracy
+from hwnas.measure.prepare import Recalibrate, recalibrate_batchnorm
 from hwnas.progress import progress_bar
 from hwnas.space import Config
+from hwnas.supernets import io
 from hwnas.supernets.base import Supernet
-
-CALIBRATION_BATCHES = 16
-"""Training batches used to recalibrate batch norm before the final accuracies."""
 
 
 @dataclass(frozen=True)
 class TrainReport:
     """What a training run did and how good its extreme sub-networks are.
 
-    Accuracies are measured on the extracted sub-networks after batch-norm recalibration
-    on training batches. Losses are means over the last epoch: cross-entropy of the
-    largest sub-network, and distillation (KL) of the others.
+    Accuracies are measured on the extracted sub-networks after the evaluation pipeline's
+    batch-norm recalibration (:class:`hwnas.measure.prepare.Recalibrate`), so they are the
+    figures a search of the same split measures. Losses are means over the last epoch:
+    cross-entropy of the largest sub-network, and distillation (KL) of the others.
     """
 
     epochs: int
@@ -84,13 +84,9 @@ def _check_arguments(supernet: Supernet, data: DataSplits, epochs: int, batch_si
                                      "epochs >= 1, batch_size >= 2, lr > 0, weight_decay >= 0, "
                                      "0 <= label_smoothing < 1, n_random >= 0, "
                                      "distill_temperature > 0")
-    expected = getattr(supernet, "input_shape", None)
-    if expected is not None and tuple(expected) != tuple(data.input_shape):
-        raise InvalidConfigError(
-            f"the super-network takes inputs of shape {tuple(expected)} but data set "
-            f"{data.name!r} has {tuple(data.input_shape)}; create the super-network with "
-            "options that match the data set (in_channels, input_size)"
-        )
+    from hwnas.data import check_input_shape
+
+    check_input_shape(supernet, data)
 
 
 def _optimizer(supernet: nn.Module, lr: float, weight_decay: float) -> torch.optim.Optimizer:
@@ -104,10 +100,10 @@ def _optimizer(supernet: nn.Module, lr: float, weight_decay: float) -> torch.opt
 
 def _subnet_accuracies(supernet: Supernet, config: Config, data: DataSplits,
                        calibration: list[torch.Tensor]) -> tuple[float, float]:
-    subnet = supernet.extract(config)
-    recalibrate_batchnorm(subnet, calibration)
-    return (evaluate_accuracy(subnet, data.val_x, data.val_y),
-            evaluate_accuracy(subnet, data.test_x, data.test_y))
+    subnet = Recalibrate()(supernet.extract(config), None, calibration)
+    test = (evaluate_accuracy(subnet, data.test_x, data.test_y, supernet=supernet)
+            if len(data.test_y) else float("nan"))
+    return evaluate_accuracy(subnet, data.val_x, data.val_y, supernet=supernet), test
 
 
 def train_sandwich(supernet: Supernet, data: DataSplits, *, epochs: int = 30,
@@ -133,7 +129,7 @@ def train_sandwich(supernet: Supernet, data: DataSplits, *, epochs: int = 30,
 
     The super-network ends in eval mode with the largest sub-network active, its batch-norm
     statistics recalibrated for the largest sub-network. Other sub-networks need their own
-    recalibration (:func:`hwnas.measure.accuracy.recalibrate_batchnorm`) before measuring.
+    recalibration (:class:`hwnas.measure.prepare.Recalibrate`) before measuring.
     """
     _check_arguments(supernet, data, epochs, batch_size, lr, weight_decay, label_smoothing,
                      n_random, distill_temperature)
@@ -160,21 +156,23 @@ def train_sandwich(supernet: Supernet, data: DataSplits, *, epochs: int = 30,
                                           shuffle=True, generator=generator, drop_last=True):
                 optimizer.zero_grad(set_to_none=True)
                 supernet.activate(largest)
-                logits = module(xb)
+                outputs = io.forward(module, xb)
+                logits = io.logits_of(outputs)
                 if step == 0 and logits.shape[1] != data.num_classes:
                     raise InvalidConfigError(
                         f"the super-network has {logits.shape[1]} outputs but data set "
                         f"{data.name!r} has {data.num_classes} classes; create it with "
                         f"num_classes={data.num_classes}"
                     )
-                loss = F.cross_entropy(logits, yb, label_smoothing=label_smoothing)
+                loss = io.loss(supernet, outputs, yb, label_smoothing)
                 loss.backward()
                 teacher = logits.detach()
                 distill = 0.0
                 students = [smallest] + [space.sample(rng) for _ in range(n_random)]
                 for config in students:
                     supernet.activate(config)
-                    student_loss = distillation_loss(module(xb), teacher, distill_temperature)
+                    student = io.logits_of(io.forward(module, xb))
+                    student_loss = distillation_loss(student, teacher, distill_temperature)
                     student_loss.backward()
                     distill += float(student_loss.detach())
                 optimizer.step()
@@ -187,11 +185,7 @@ def train_sandwich(supernet: Supernet, data: DataSplits, *, epochs: int = 30,
             bar.update(advance=1, description=f"sandwich training, epoch {epoch + 1}, loss "
                                               f"{final_loss:.3f} (distill {final_distill:.3f})")
     seconds = time.perf_counter() - started
-    calibration_generator = torch.Generator().manual_seed(seed)
-    calibration = [xb for _, (xb, _y) in zip(
-        range(CALIBRATION_BATCHES),
-        iterate_batches(data.train_x, data.train_y, batch_size, shuffle=True,
-                        generator=calibration_generator))]
+    calibration = Recalibrate().calibration_batches(data.train_x)
     val_largest, test_largest = _subnet_accuracies(supernet, largest, data, calibration)
     val_smallest, test_smallest = _subnet_accuracies(supernet, smallest, data, calibration)
     supernet.activate(largest)

@@ -1,0 +1,174 @@
+"""The evaluation pipeline: extract -> prepare -> (transform) -> measures by key.
+
+>>> from hwnas.measure import Metric
+>>> from hwnas.supernets import create_supernet
+>>> net = create_supernet("tiny_elastic_cnn")
+>>> pipeline = Pipeline(net, [Metric.named("params")])
+>>> measured = pipeline(net.space.smallest())
+>>> sorted(measured), measured["params"].value > 0
+(['params'], True)
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from torch import nn
+
+from hwnas.errors import InvalidConfigError
+from hwnas.measure import ARTIFACTS, Measure, MeasureContext, Measurement, Metric, Objective
+from hwnas.measure.onnx import export_onnx, onnx_session
+from hwnas.measure.prepare import Recalibrate
+from hwnas.registry import Registry
+from hwnas.space import Config
+from hwnas.supernets import io
+
+
+class Artifacts:
+    """What the measures of one sub-network may consume: the prepared torch ``module``, its
+    ``onnx`` bytes and an ONNX Runtime ``session`` (1 thread) over them, each made on first
+    use from the one before. A transform may replace any of them, or drop the module."""
+
+    def __init__(self, module: nn.Module | None, example_inputs: io.Inputs,
+                 onnx: bytes | None = None) -> None:
+        self.module, self.example_inputs = module, example_inputs
+        self._onnx, self._session = onnx, None
+
+    @property
+    def onnx(self) -> bytes:
+        if self._onnx is None:
+            if self.module is None:
+                raise InvalidConfigError("no ONNX artifact: the transform dropped the module "
+                                         "without giving ONNX bytes")
+            self._onnx = export_onnx(self.module, self.example_inputs)
+        return self._onnx
+
+    @property
+    def session(self) -> Any:
+        if self._session is None:
+            self._session = onnx_session(self.onnx)
+        return self._session
+
+    def get(self, kind: str) -> Any:
+        if kind == "module":
+            if self.module is None:
+                raise InvalidConfigError("no torch module: the transform left only ONNX")
+            return self.module
+        if kind not in ARTIFACTS:
+            raise InvalidConfigError(f"unknown artifact {kind!r}; artifacts: {list(ARTIFACTS)}")
+        return getattr(self, kind)
+
+
+class Transform(ABC):
+    """A step between preparing and measuring (the seam for e.g. quantization: torch module
+    -> ONNX -> quantized ONNX). ``produces`` lists the artifacts it leaves available."""
+
+    name: str = ""
+    produces: tuple[str, ...] = ARTIFACTS
+
+    @abstractmethod
+    def __call__(self, artifacts: Artifacts) -> Artifacts:
+        """The artifacts the measures will see."""
+
+    def settings(self) -> dict[str, Any]:
+        return {}
+
+
+TRANSFORMS: Registry[Transform] = Registry("transform")
+
+
+def create_transform(name: str, settings: dict[str, Any] | None = None) -> Transform:
+    return TRANSFORMS.create(name, **(settings or {}))
+
+
+Figure = Objective | Metric
+DEFAULT_RECALIBRATION = Recalibrate()
+
+
+class Pipeline:
+    """Measures sub-networks of ``supernet``: extract, recalibrate batch norm on the data
+    (``recalibrate``; skipped without data), transform, then every measure by its key.
+
+    A plain function of a config once built, so it can run on any worker.
+    """
+
+    def __init__(self, supernet: Any, figures: Sequence[Figure], data: Any = None,
+                 recalibrate: Recalibrate | None = DEFAULT_RECALIBRATION,
+                 transform: Transform | None = None) -> None:
+        keys = [f.key for f in figures]
+        repeated = sorted({k for k in keys if keys.count(k) > 1})
+        if repeated:
+            raise InvalidConfigError(f"the key {repeated[0]!r} is used twice; give every "
+                                     "objective and metric its own key, e.g. 'latency@b32'")
+        self.supernet, self.data, self.transform = supernet, data, transform
+        self.measures: dict[str, Measure] = {f.key: f.measure for f in figures}
+        self.keys = frozenset(self.measures)
+        available = transform.produces if transform is not None else ARTIFACTS
+        for key, measure in self.measures.items():
+            if measure.needs_data and data is None:
+                raise InvalidConfigError(
+                    f"{key!r} ({measure.name}) needs data; give the study data= (arrays or a "
+                    "DataSplits), dataset= (a registered name), or --data FILE.npz"
+                )
+            if measure.consumes not in available:
+                raise InvalidConfigError(
+                    f"{key!r} measures a {measure.consumes!r} artifact but transform "
+                    f"{transform.name!r} leaves only {list(available)}"
+                )
+        self.recalibrate = recalibrate
+        self.context = MeasureContext(io.example_inputs(supernet, 1), data, supernet)
+        self._calibration = None
+        if recalibrate is not None and data is not None:
+            self._calibration = recalibrate.calibration_batches(data.train_x)
+
+    def prepared(self, config: Config) -> nn.Module:
+        """The sub-network as it is measured (and exported): extracted, batch norm
+        recalibrated, in eval mode."""
+        module = self.supernet.extract(config)
+        if self._calibration is not None:
+            return self.recalibrate(module, None, self._calibration)
+        return module.eval()
+
+    def artifacts(self, config: Config) -> Artifacts:
+        artifacts = Artifacts(self.prepared(config), self.context.example_inputs)
+        return self.transform(artifacts) if self.transform is not None else artifacts
+
+    def __call__(self, config: Config) -> dict[str, Measurement]:
+        artifacts = self.artifacts(config)
+        return {key: measure(artifacts.get(measure.consumes), self.context)
+                for key, measure in self.measures.items()}
+
+
+class LookupEvaluator:
+    """Figures by key from a function of the config (a tabulated benchmark's lookup):
+    ``columns`` maps each key to the name the function returns it under."""
+
+    def __init__(self, lookup: Any, columns: Mapping[str, str]) -> None:
+        self.lookup, self.columns = lookup, dict(columns)
+        self.keys = frozenset(self.columns)
+
+    def __call__(self, config: Config) -> dict[str, Measurement]:
+        found = self.lookup(config)
+        return {key: found[column] for key, column in self.columns.items()}
+
+
+class CallableEvaluator:
+    """A user function ``config -> {key: Measurement}``; what it returns is checked by the
+    study (the keys are not known in advance)."""
+
+    keys = None
+
+    def __init__(self, function: Any) -> None:
+        if not callable(function):
+            raise InvalidConfigError(f"an evaluator must be callable, got "
+                                     f"{type(function).__name__}")
+        self.function = function
+
+    def __call__(self, config: Config) -> Any:
+        return self.function(config)
+
+
+__all__ = ["TRANSFORMS", "Artifacts", "CallableEvaluator", "LookupEvaluator", "Pipeline",
+           "Transform", "create_transform"]

@@ -1,0 +1,179 @@
+"""Trials in Optuna storage: queued proposals, atomic claims, failures, stale workers.
+
+Every trial carries the user attribute ``proposal`` (config, canonical id, batch and
+position in it, the strategy's seconds); a finished one also ``measurement`` (every figure
+by key, with its spread), a failed one ``error``. A re-queued trial (its worker stopped, or
+``retry_failed``) is marked ``requeued`` and a fresh WAITING copy takes its place.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Sequence
+from typing import Any
+
+import optuna
+from optuna.trial import FrozenTrial, TrialState, create_trial
+
+from hwnas.results import Result
+from hwnas.space import Config
+from hwnas.study_spec import StudySpec
+
+
+def worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def worker_alive(worker: str | None) -> bool:
+    if not worker:
+        return False
+    host, _, pid = worker.rpartition(":")
+    if host != socket.gethostname():
+        return True  # another machine: trust it (heartbeats come with remote workers)
+    try:
+        os.kill(int(pid), 0)
+    except (OSError, ValueError):
+        return False
+    return True
+
+
+def proposal_of(trial: FrozenTrial) -> dict[str, Any]:
+    """What the strategy proposed for this trial: config, id, batch and position in it."""
+    return trial.user_attrs.get("proposal", {"config": {}, "arch_id": "", "batch": -1,
+                                             "position": 0, "strategy_seconds": 0.0})
+
+
+def order_of(trial: FrozenTrial) -> tuple[int, int, int]:
+    proposal = proposal_of(trial)
+    return proposal["batch"], proposal["position"], trial.number
+
+
+class TrialStore:
+    """The storage half of a study (mixed into :class:`hwnas.study.Study`)."""
+
+    storage: optuna.storages.BaseStorage
+    spec: StudySpec
+    _study_id: int
+    _waiting: list[FrozenTrial]
+
+    def _proposal(self, config: Config, batch: int, position: int,
+                  strategy_seconds: float = 0.0, **extra: Any) -> dict[str, Any]:
+        """The ``proposal`` user attribute every trial carries."""
+        return {"config": config, "arch_id": self.spec.space.arch_id(config), "batch": batch,
+                "position": position, "strategy_seconds": strategy_seconds, **extra}
+
+    def _enqueue(self, config: Config, batch: int, position: int, strategy_seconds: float,
+                 strategy_info: dict[str, Any] | None = None) -> None:
+        extra = {"strategy_info": strategy_info} if strategy_info else {}
+        proposal = self._proposal(config, batch, position, strategy_seconds, **extra)
+        template = create_trial(state=TrialState.WAITING, user_attrs={"proposal": proposal})
+        self.storage.create_new_trial(self._study_id, template_trial=template)
+
+    def _claim_waiting_trial(self) -> FrozenTrial | None:
+        """Take the next queued proposal; the WAITING -> RUNNING switch is atomic, so two
+        workers never measure the same trial."""
+        for _ in range(2):
+            if not self._waiting:
+                waiting = self.storage.get_all_trials(self._study_id, deepcopy=False,
+                                                      states=(TrialState.WAITING,))
+                self._waiting = sorted(waiting, key=order_of)
+            while self._waiting:
+                trial = self._waiting.pop(0)
+                if self.storage.set_trial_state_values(trial._trial_id, TrialState.RUNNING):
+                    self.storage.set_trial_system_attr(trial._trial_id, "worker", worker_id())
+                    return trial
+        return None
+
+    def _fail(self, trial: FrozenTrial, message: str, requeue: bool = False) -> None:
+        self.storage.set_trial_user_attr(trial._trial_id, "error", message)
+        self.storage.set_trial_user_attr(trial._trial_id, "requeued", requeue)
+        self.storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
+        if requeue:
+            self._enqueue_again(trial)
+
+    def _enqueue_again(self, trial: FrozenTrial) -> None:
+        proposal = proposal_of(trial)
+        self._enqueue(dict(proposal["config"]), proposal["batch"], proposal["position"],
+                      proposal["strategy_seconds"], proposal.get("strategy_info"))
+
+    def _recover_stale_trials(self) -> None:
+        running = self.storage.get_all_trials(self._study_id, deepcopy=False,
+                                              states=(TrialState.RUNNING,))
+        for trial in running:
+            if not worker_alive(trial.system_attrs.get("worker")):
+                self._fail(trial, "its worker stopped before finishing", requeue=True)
+
+    def requeue_failed(self) -> int:
+        """Queue every failed evaluation again (at its place); returns how many."""
+        failed = [t for t in self._trials() if t.state == TrialState.FAIL
+                  and "proposal" in t.user_attrs and not t.user_attrs.get("requeued")]
+        for trial in failed:
+            self.storage.set_trial_user_attr(trial._trial_id, "requeued", True)
+            self._enqueue_again(trial)
+        self._waiting = []
+        return len(failed)
+
+    def _known_ids(self) -> set[str]:
+        return {proposal_of(t)["arch_id"] for t in self._trials()
+                if "proposal" in t.user_attrs and not t.user_attrs.get("requeued")}
+
+    def _next_batch(self) -> int:
+        batches = [proposal_of(t).get("batch", -1) for t in self._trials()]
+        return max(batches, default=-1) + 1
+
+    def _trials(self) -> list[FrozenTrial]:
+        return self.storage.get_all_trials(self._study_id, deepcopy=False)
+
+    @staticmethod
+    def _to_result(trial: FrozenTrial, values: Sequence[float] | None = None,
+                   measurement: dict | None = None, error: str | None = None) -> Result:
+        """A stored trial as a result; the keyword arguments override what the (possibly
+        stale) ``trial`` snapshot holds, so a just-finished trial needs no re-read."""
+        if measurement is None:
+            measurement = trial.user_attrs.get("measurement", {})
+            values = trial.values if trial.state == TrialState.COMPLETE else None
+            error = trial.user_attrs.get("error")
+        proposal = proposal_of(trial)
+        return Result(
+            number=trial.number, config=dict(proposal["config"]), arch_id=proposal["arch_id"],
+            values=tuple(values) if values is not None else None,
+            metrics=dict(measurement.get("metrics", {})),
+            spreads=dict(measurement.get("spreads", {})),
+            batch=proposal["batch"], error=error,
+            extras={"position": proposal["position"],
+                    "strategy_seconds": proposal["strategy_seconds"],
+                    "datetime_start": trial.datetime_start,
+                    "datetime_complete": trial.datetime_complete},
+        )
+
+    # -- reading results ------------------------------------------------------------------------
+    def results(self) -> list[Result]:
+        """Every finished or failed evaluation (not the re-queued ones), in proposal order."""
+        trials = [t for t in self._trials()
+                  if t.state in (TrialState.COMPLETE, TrialState.FAIL)
+                  and "proposal" in t.user_attrs and not t.user_attrs.get("requeued")]
+        return [self._to_result(t) for t in sorted(trials, key=order_of)]
+
+    def result(self, number: int) -> Result:
+        """The evaluation of trial ``number`` (finished or failed)."""
+        from hwnas.errors import StudyError
+
+        for result in self.results():
+            if result.number == number:
+                return result
+        numbers = [r.number for r in self.results()]
+        span = f"{min(numbers)}..{max(numbers)}" if numbers else "none yet"
+        raise StudyError(f"the study has no evaluated trial {number} (trials: {span})")
+
+    def finished(self) -> list[Result]:
+        return [r for r in self.results() if r.ok]
+
+    def strategy_log(self) -> list[dict[str, Any]]:
+        """What the strategy reported with each batch (e.g. LINAS's predictor quality)."""
+        log = []
+        for trial in sorted(self._trials(), key=order_of):
+            proposal = proposal_of(trial)
+            if "strategy_info" in proposal and not trial.user_attrs.get("requeued"):
+                log.append({"batch": proposal["batch"], **proposal["strategy_info"]})
+        return log
