@@ -132,6 +132,42 @@ def tiny_elastic_transformer(input_shape: tuple[int, ...] = (1, 16), num_classes
                               heads=(1, 2), head_dim=4, ffn_widths=(8, 16))
 
 
+@SUPERNETS.register("hf_model")
+def hf_model(model: str = "bert-base-uncased", task: str = "sequence-classification",
+             num_classes: int = 2, heads: tuple[int, ...] | None = None,
+             ffn_fractions: tuple[float, ...] = (0.25, 0.5, 0.75, 1.0), min_layers: int = 1,
+             sequence_length: int = 128, attn_implementation: str = "sdpa") -> Any:
+    """A pre-trained Hugging Face BERT- or ViT-family model (hub name or local folder; a hub
+    name downloads unless cached) made elastic: layers, heads and FFN width per layer. Needs
+    the ``hf`` extra (transformers 5)."""
+    from hwnas.supernets.huggingface import ElasticHFModel, load_pretrained
+
+    loaded = load_pretrained(model, task=task, num_labels=num_classes,
+                             attn_implementation=attn_implementation)
+    return ElasticHFModel(loaded, heads=heads, ffn_fractions=ffn_fractions,
+                          min_layers=min_layers, sequence_length=sequence_length)
+
+
+@SUPERNETS.register("tiny_hf_model")
+def tiny_hf_model(num_classes: int = 3, attn_implementation: str = "sdpa") -> Any:
+    """A 2-layer BERT built from a config (nothing downloaded), made elastic."""
+    from hwnas.supernets.huggingface import ElasticHFModel, tiny_bert
+
+    return ElasticHFModel(tiny_bert(num_classes, attn_implementation=attn_implementation),
+                          sequence_length=8)
+
+
+@SUPERNETS.register("tiny_hf_vit")
+def tiny_hf_vit(in_channels: int = 1, input_size: int = 8, num_classes: int = 10,
+                attn_implementation: str = "sdpa") -> Any:
+    """A 2-layer ViT built from a config (nothing downloaded), made elastic; takes 8x8
+    digits by default."""
+    from hwnas.supernets.huggingface import ElasticHFModel, tiny_vit
+
+    return ElasticHFModel(tiny_vit(num_classes, in_channels, input_size,
+                                   attn_implementation=attn_implementation))
+
+
 ENTRY_POINT_GROUP = "hwnas.supernets"
 """Installed packages register super-network factories under this entry-point group."""
 
