@@ -35,6 +35,40 @@ from sklearn.svm import SVR
 from hwnas.space import Config, SearchSpace
 
 
+class OneHot:
+    """One-hot feature rows of value-index rows (one segment per dimension, every kind of
+    dimension). An inactive gene (its condition on the parent fails) is encoded as its
+    dimension's first value (``inactive="first"``: the canonical config, as DyNAS-T would
+    see it) or as an all-zero segment (``inactive="zero"``)."""
+
+    def __init__(self, space: SearchSpace, inactive: str = "first") -> None:
+        if inactive not in ("first", "zero"):
+            raise ValueError(f"inactive must be 'first' or 'zero', got {inactive!r}")
+        self.space, self.inactive = space, inactive
+        self.offsets = np.concatenate([[0], np.cumsum(space.cardinalities)[:-1]])
+        self.width = int(space.cardinalities.sum())
+        names = space.names
+        #: (column, parent column, active per parent value index) of each conditional gene
+        self.conditions = [
+            (column, names.index(dim.active_if[0]),
+             np.array([space.is_active(dim, {dim.active_if[0]: value})
+                       for value in space[dim.active_if[0]].values]))
+            for column, dim in enumerate(space.dims) if dim.active_if is not None
+        ]
+
+    def encode(self, indices: np.ndarray) -> np.ndarray:
+        indices = np.array(indices, dtype=np.int64).reshape(-1, len(self.space))
+        hot = np.ones(indices.shape, dtype=bool)
+        for column, parent, active in self.conditions:
+            inactive = ~active[indices[:, parent]]
+            indices[inactive, column] = 0
+            hot[inactive, column] = self.inactive == "first"
+        out = np.zeros((len(indices), self.width))
+        rows, columns = np.nonzero(hot)
+        out[rows, indices[rows, columns] + self.offsets[columns]] = 1.0
+        return out
+
+
 class OptunaBaseline:
     """An Optuna study driven trial by trial (``sampler``: ``"nsga2"`` or ``"tpe"``)."""
 
@@ -135,32 +169,12 @@ class DynasLinas:
         self.features: list[np.ndarray] = []
         self.targets: list[Sequence[float]] = []
         self.loop_info: list[dict[str, Any]] = []
-        self._offsets = np.concatenate([[0], np.cumsum(space.cardinalities)[:-1]])
-        self._masks = self._inactive_masks()
+        self._encoder = OneHot(space, inactive="first")
 
     # -- encoding ------------------------------------------------------------------------------
-    def _inactive_masks(self) -> list[tuple[int, int, int]]:
-        """(column, parent column, parent's threshold index) of each conditional gene."""
-        names = self.space.names
-        masks = []
-        for column, dim in enumerate(self.space.dims):
-            if dim.active_if is not None:
-                parent, threshold = dim.active_if
-                parent_dim = self.space[parent]
-                first_active = next(i for i, v in enumerate(parent_dim.values) if v >= threshold)
-                masks.append((column, names.index(parent), first_active))
-        return masks
-
     def onehot(self, indices: np.ndarray) -> np.ndarray:
-        """One-hot rows (one segment per dimension) of value-index rows, inactive genes
-        set to their first value."""
-        indices = np.array(indices, dtype=np.int64).reshape(-1, len(self.space))
-        for column, parent, first_active in self._masks:
-            indices[indices[:, parent] < first_active, column] = 0
-        out = np.zeros((len(indices), int(self.space.cardinalities.sum())))
-        rows = np.arange(len(indices))[:, None]
-        out[rows, indices + self._offsets] = 1.0
-        return out
+        """One-hot rows of value-index rows, inactive genes set to their first value."""
+        return self._encoder.encode(indices)
 
     # -- ask/tell -------------------------------------------------------------------------------
     def ask(self, n: int) -> list[Config]:
@@ -192,3 +206,90 @@ class DynasLinas:
                           verbose=False)
         vectors = np.clip(np.rint(result.pop.get("X")), 0, self.space.cardinalities - 1)
         return [self.space.decode(v) for v in vectors.astype(np.int64)]
+
+
+class BotorchQLogNEHVI:
+    """Multi-objective Bayesian optimisation with BoTorch: an independent GP per objective
+    (``SingleTaskGP`` with BoTorch's default kernel and priors, outcomes standardised,
+    hyper-parameters by marginal likelihood, L-BFGS capped at ``fit_iterations``; a
+    ``ModelListGP``) on one-hot inputs (:class:`OneHot`, inactive genes all-zero);
+    each batch of ``batch`` sub-networks maximises ``qLogNoisyExpectedHypervolumeImprovement``
+    (reference point: the task's, ``mc_samples`` quasi-MC samples, baseline pruned) by
+    sequential greedy selection over a random subset of ``candidates`` sub-networks not yet
+    measured (all of them when fewer remain), ``botorch.optim.optimize_acqf_discrete``. The
+    first ``initial`` sub-networks are uniformly random."""
+
+    def __init__(self, space: SearchSpace, directions: Sequence[str], seed: int,
+                 reference: Sequence[float], initial: int = 20, batch: int = 10,
+                 candidates: int = 1000, mc_samples: int = 64,
+                 fit_iterations: int = 100) -> None:
+        import torch
+
+        self.torch = torch
+        self.space, self.seed = space, seed
+        self.signs = np.array([-1.0 if d == "minimize" else 1.0 for d in directions])
+        self.reference = [float(v) for v in np.asarray(reference) * self.signs]  # maximised
+        self.batch_size, self.candidates, self.mc_samples = batch, candidates, mc_samples
+        self.fit_iterations = fit_iterations
+        self.rng = np.random.default_rng(seed)
+        self.encoder = OneHot(space, inactive="zero")
+        self.pool = [space.canonical(c) for c in space.enumerate()]
+        self.pool_ids = [space.arch_id(c) for c in self.pool]
+        self.pool_features = self.encoder.encode(np.stack([space.encode(c) for c in self.pool]))
+        self.position = {arch_id: i for i, arch_id in enumerate(self.pool_ids)}
+        self.measured: list[int] = []
+        self.targets: list[np.ndarray] = []
+        picks = self.rng.choice(len(self.pool), size=min(initial, len(self.pool)), replace=False)
+        self.batch: list[Config] = [self.pool[i] for i in picks]
+
+    def ask(self, n: int) -> list[Config]:
+        return list(self.batch[:n])
+
+    def tell(self, configs: Sequence[Config], values: Sequence[Sequence[float]]) -> None:
+        for config, value in zip(configs, values):
+            self.measured.append(self.position[self.space.arch_id(config)])
+            self.targets.append(np.asarray(value, dtype=np.float64) * self.signs)
+        self.batch = self.batch[len(configs):]
+        if not self.batch:
+            self.batch = self._next_batch()
+
+    def _next_batch(self) -> list[Config]:
+        torch = self.torch
+        from botorch.acquisition.multi_objective.logei import (
+            qLogNoisyExpectedHypervolumeImprovement,
+        )
+        from botorch.fit import fit_gpytorch_mll
+        from botorch.models import ModelListGP, SingleTaskGP
+        from botorch.optim import optimize_acqf_discrete
+        from botorch.sampling import SobolQMCNormalSampler
+        from gpytorch.mlls import ExactMarginalLogLikelihood
+
+        seen = set(self.measured)
+        unmeasured = np.array([i for i in range(len(self.pool)) if i not in seen])
+        if len(unmeasured) == 0:
+            return []
+        if len(unmeasured) > self.candidates:
+            unmeasured = self.rng.choice(unmeasured, size=self.candidates, replace=False)
+        torch.manual_seed(self.seed + len(self.measured))
+        train_x = torch.tensor(self.pool_features[self.measured], dtype=torch.float64)
+        train_y = torch.tensor(np.array(self.targets), dtype=torch.float64)
+        models = [SingleTaskGP(train_x, train_y[:, i:i + 1]) for i in range(train_y.shape[1])]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for gp in models:
+                fit_gpytorch_mll(ExactMarginalLogLikelihood(gp.likelihood, gp), max_attempts=1,
+                                 optimizer_kwargs={"options": {"maxiter": self.fit_iterations}})
+        model = ModelListGP(*models)
+        acquisition = qLogNoisyExpectedHypervolumeImprovement(
+            model=model, ref_point=self.reference, X_baseline=train_x, prune_baseline=True,
+            sampler=SobolQMCNormalSampler(torch.Size([self.mc_samples]),
+                                          seed=self.seed + len(self.measured)))
+        choices = torch.tensor(self.pool_features[unmeasured], dtype=torch.float64)
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            chosen, _ = optimize_acqf_discrete(acquisition, q=min(self.batch_size,
+                                                                  len(unmeasured)),
+                                               choices=choices, unique=True)
+        lookup = {tuple(row): i for row, i in zip(self.pool_features[unmeasured].tolist(),
+                                                  unmeasured)}
+        return [self.pool[lookup[tuple(row)]] for row in chosen.numpy().tolist()]
