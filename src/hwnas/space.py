@@ -282,6 +282,11 @@ class SearchSpace:
         encoded = self.encode(self.canonical(config))
         return hashlib.sha1(encoded.astype(np.int64).tobytes()).hexdigest()[:16]
 
+    def arch_ids(self, indices: np.ndarray) -> list[str]:
+        """:meth:`arch_id` of each row of value indices (rows from :meth:`encode`)."""
+        canonical = self.canonical_indices(indices)
+        return [hashlib.sha1(row.tobytes()).hexdigest()[:16] for row in canonical]
+
     # -- vectors -----------------------------------------------------------------------
     def encode(self, config: Config) -> np.ndarray:
         """Config -> vector of value indices (int64), in dimension order."""
@@ -317,7 +322,8 @@ class SearchSpace:
         """Rows of value indices with every inactive gene set to 0 (its first value), so
         equal rows are the same sub-network (vectorised :meth:`canonical`)."""
         indices = self._index_rows(indices).copy()
-        indices[~self.active_matrix(indices)] = 0
+        if self._activity_tables:
+            indices[~self.active_matrix(indices)] = 0
         return indices
 
     def features(self, configs: Sequence[Config]) -> np.ndarray:

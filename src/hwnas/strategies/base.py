@@ -86,6 +86,21 @@ class HistoryStrategy(Strategy):
                 break
         return chosen
 
+    def unseen_rows(self, rows: np.ndarray, n: int, taken: set[str]) -> list[Config]:
+        """:meth:`unseen` for rows of value indices (decoding only the chosen ones)."""
+        chosen: list[Config] = []
+        if n <= 0 or len(rows) == 0:
+            return chosen
+        canonical = self.space.canonical_indices(rows)
+        for arch_id, row in zip(self.space.arch_ids(canonical), canonical):
+            if arch_id in self.seen_ids or arch_id in taken:
+                continue
+            taken.add(arch_id)
+            chosen.append(self.space.decode(row))
+            if len(chosen) == n:
+                break
+        return chosen
+
     def starting_batch(self, n: int, rng: np.random.Generator,
                        size: int | None = None) -> list[Config]:
         """The next ``n`` unmeasured rows of the starting design (:func:`starting_design`,

@@ -1,61 +1,84 @@
-"""LINAS: predictor-in-the-loop search (as DyNAS-T's lightweight iterative NAS).
+"""LINAS: predictor-in-the-loop search (as DyNAS-T's lightweight iterative NAS), that
+knows when its predictors are weak.
 
-Measure a small starting population; then, each ask: fit one predictor per objective on
-every measured sub-network, run NSGA-II for many generations on *predicted* objectives only
-(thousands of candidates scored by a regression model), and propose the best
-not-yet-measured candidates of the predicted front for real measurement.
+Measure a starting design; then, each ask: fit one predictor per objective on every
+measured sub-network (a pipeline :class:`~hwnas.predictors.SpaceEncoder` -> model, so
+categorical dimensions are one-hot), and fill the batch from two sources:
+
+- **exploit**: NSGA-II for many generations on *predicted* objectives only (thousands of
+  candidates scored by the models), started from the measured front; the batch takes the
+  best unmeasured candidates of the predicted front, by rank then crowding;
+- **explore**: evolutionary offspring of the measured archive (the same mating as
+  :class:`~hwnas.strategies.NSGA2`), screened by the predictors when they rank well.
+
+How much of the batch each source gets follows the predictors' *prospective* quality:
+models fitted without the latest results rank those results (Kendall tau per objective,
+the weakest objective counts). Good predictors get most of the batch; poor ones hand it
+to the evolutionary offspring, so on a space where the predictors fail LINAS behaves like
+NSGA-II instead of exploiting noise.
 
 Ours beyond the published recipe, each checked in ``benchmarks/search_efficiency.py``:
 
-- the starting population holds the largest and the smallest sub-network (the ends of the
-  front, which uniform sampling practically never draws);
-- the inner search starts from the measured front, topped up with random candidates;
-- the batch is the predicted front ranked by rank and crowding, measured ones removed, and
-  small (10) so the predictors learn between batches;
-- the predictor is chosen by 3-fold cross-validation (``AutoPredictor``) only when the data
-  has doubled, and refitted cheaply in between; the choice depends on the history alone,
-  so a resumed study proposes the same sub-networks;
-- each batch's predictions are scored once it is measured (``ask_info["previous_batch"]``:
-  Kendall tau and MAPE on sub-networks the models had not seen), and the study records it.
+- a starting design that suits the space (:mod:`hwnas.strategies.design`);
+- type-aware variation and canonical duplicate elimination in the inner search;
+- the predictor (and, optionally, the encoding) is chosen by 3-fold cross-validation
+  (``AutoPredictor``) only when the data has doubled, and refitted cheaply in between;
+- everything is a function of the history (no state outside the study): the model
+  choice, the prospective quality and so the batch split, so a resumed study proposes the
+  same sub-networks. ``ask_info`` records the predictors, the cross-validated quality when
+  reselected, the prospective quality (``previous_batch``) and the split.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
 
 import numpy as np
-from pymoo.algorithms.moo.nsga2 import NSGA2 as PymooNSGA2
-from pymoo.core.population import Population
-from pymoo.operators.crossover.sbx import SBX
-from pymoo.operators.mutation.pm import PM
-from pymoo.operators.repair.rounding import RoundingRepair
-from pymoo.operators.survival.rank_and_crowding import RankAndCrowding
-from pymoo.optimize import minimize
+import sklearn
 
 from hwnas.errors import InvalidConfigError
-from hwnas.pareto import non_dominated
-from hwnas.predictors import PREDICTORS, AutoPredictor, prediction_quality
+from hwnas.pareto import non_dominated, to_minimization
+from hwnas.predictors import ENCODINGS, PREDICTORS, AutoPredictor, prediction_quality
+from hwnas.predictors.encoding import space_predictor
 from hwnas.space import Config, SearchSpace
 from hwnas.strategies.base import HistoryStrategy, check_positive
-from hwnas.strategies.index_problem import IndexProblem
+from hwnas.strategies.predicted_search import breed, evolve, rank_order
+
+MIN_PROSPECTIVE = 8
+"""Fewest held-back results a prospective quality is measured on."""
+PROSPECTIVE_WINDOWS = 2
+"""Batches (the latest ones) that the prospective quality is measured on."""
 
 
-class _PredictedProblem(IndexProblem):
-    """Value-index vectors scored by the fitted predictors, every objective minimised."""
+class _PredictedProblem:
+    """Value-index rows scored by the fitted predictors, every objective minimised."""
 
-    def __init__(self, space: SearchSpace, models: list, signs: np.ndarray) -> None:
-        super().__init__(space, len(models))
+    def __init__(self, models: list, signs: np.ndarray) -> None:
         self.models, self.signs = models, signs
 
-    def _evaluate(self, x: np.ndarray, out: dict, *args: Any, **kwargs: Any) -> None:
-        features = self.space.features_from_indices(np.rint(x).astype(np.int64))
-        out["F"] = np.column_stack([m.predict(features) for m in self.models]) * self.signs
+    def score(self, rows: np.ndarray) -> np.ndarray:
+        rows = np.asarray(rows, dtype=np.int64)
+        return np.column_stack([m.predict(rows) for m in self.models]) * self.signs
 
 
 class LINAS(HistoryStrategy):
+    """Predictor-in-the-loop search; see the module docstring.
+
+    ``trust_tau=(low, high)``: at a prospective Kendall tau (weakest objective) of ``low``
+    or below, only ``min_exploit`` of the batch comes from the predicted front; at
+    ``high`` or above, all but ``min_explore`` of it; linear in between.
+    """
+
+    #: cheap options for the conformance suite (hwnas.testing.strategies)
+    test_options = {"initial_population": 6, "batch_size": 4, "inner_population": 12,
+                    "inner_generations": 3, "predictor": "ridge"}
+
     def __init__(self, initial_population: int = 20, batch_size: int = 10,
                  inner_population: int = 50, inner_generations: int = 20,
-                 predictor: str = "auto", reselect_growth: float = 2.0) -> None:
+                 predictor: str = "auto", reselect_growth: float = 2.0,
+                 encodings: Sequence[str] = ("typed",),
+                 trust_tau: tuple[float, float] = (0.3, 0.7),
+                 min_exploit: float = 0.2, min_explore: float = 0.1) -> None:
         self.initial_population = check_positive("initial_population", initial_population, 4)
         self.batch_size = check_positive("batch_size", batch_size)
         self.inner_population = check_positive("inner_population", inner_population, 4)
@@ -64,13 +87,31 @@ class LINAS(HistoryStrategy):
             PREDICTORS.get(predictor)  # raises, listing the valid names
         if reselect_growth < 1.0:
             raise InvalidConfigError(f"reselect_growth must be >= 1, got {reselect_growth}")
+        encodings = tuple(encodings) if not isinstance(encodings, str) else (encodings,)
+        unknown = [e for e in encodings if e not in ENCODINGS]
+        if not encodings or unknown:
+            raise InvalidConfigError(
+                f"encodings must name one or more of {list(ENCODINGS)}, got {list(encodings)}"
+            )
+        low, high = trust_tau
+        if not -1.0 <= low < high <= 1.0:
+            raise InvalidConfigError(f"trust_tau must be (low, high) with -1 <= low < high "
+                                     f"<= 1, got {trust_tau!r}")
+        for name, value in (("min_exploit", min_exploit), ("min_explore", min_explore)):
+            if not 0.0 <= value <= 1.0:
+                raise InvalidConfigError(f"{name} must be in [0, 1], got {value!r}")
+        if min_exploit + min_explore > 1.0:
+            raise InvalidConfigError("min_exploit + min_explore must not exceed 1")
         self.predictor, self.reselect_growth = predictor, reselect_growth
+        self.encodings = encodings
+        self.trust_tau = (float(low), float(high))
+        self.min_exploit, self.min_explore = float(min_exploit), float(min_explore)
 
     def bind(self, space: SearchSpace, directions, seed: int) -> None:
         super().bind(space, directions, seed)
-        self._chosen: list[str | None] = [None] * len(self.directions)
+        self._chosen: list[tuple[str, str] | None] = [None] * len(self.directions)
         self._chosen_at = -1
-        self._last_predictions: dict[str, np.ndarray] = {}
+        self._fitted: dict[tuple, list] = {}
 
     # -- predictors ---------------------------------------------------------------------------
     def _selection_point(self, n_finished: int) -> int:
@@ -82,38 +123,68 @@ class LINAS(HistoryStrategy):
             point = int(np.ceil(point * self.reselect_growth))
         return point
 
-    def _fit_models(self, features: np.ndarray, targets: np.ndarray) -> tuple[list, list]:
-        """One fitted model per objective, and its name."""
-        point = self._selection_point(len(features))
-        reselect = self.predictor == "auto" and point != self._chosen_at
-        models, qualities = [], []
-        for column in range(targets.shape[1]):
-            y = targets[:, column]
-            if self.predictor != "auto":
-                self._chosen[column] = self.predictor
-            elif reselect:
-                auto = AutoPredictor(cv=3, random_state=self.seed).fit(features[:point],
-                                                                       y[:point])
-                self._chosen[column] = auto.chosen_
+    def _choose_models(self, rows: np.ndarray, targets: np.ndarray) -> list[tuple[str, str]]:
+        """(model name, encoding) per objective, cross-validated at the selection points."""
+        point = self._selection_point(len(rows))
+        if self.predictor != "auto" and len(self.encodings) == 1:
+            return [(self.predictor, self.encodings[0])] * targets.shape[1]
+        if point != self._chosen_at:
+            candidates = PREDICTORS.names() if self.predictor == "auto" else [self.predictor]
+            candidates = [c for c in ("ridge", "svr", "gbt") if c in candidates] or candidates
+            qualities = []
+            for column in range(targets.shape[1]):
+                auto = AutoPredictor(candidates=tuple(candidates), cv=3, random_state=self.seed,
+                                     space=self.space, encodings=self.encodings)
+                auto.fit(rows[:point], targets[:point, column])
+                self._chosen[column] = (auto.chosen_, auto.encoding_)
                 qualities.append(auto.quality_.to_dict())
-            models.append(PREDICTORS.create(self._chosen[column]).fit(features, y))
-        if reselect:
             self._chosen_at = point
             self.ask_info["cross_validated"] = qualities
-        return models, list(self._chosen)
+        return list(self._chosen)
 
-    def _record_prospective_quality(self) -> None:
-        """How well the last models ranked the batch they proposed, once it is measured."""
-        by_id = {r.arch_id: r for r in self.finished}
-        quality = []
-        for column in range(len(self.directions)):
-            pairs = [(by_id[i].values[column], p[column])
-                     for i, p in self._last_predictions.items() if i in by_id]
-            if len(pairs) >= 2:
-                truth, predicted = np.array(pairs).T
-                quality.append(prediction_quality(truth, predicted).to_dict())
-        if quality:
-            self.ask_info["previous_batch"] = quality
+    def _fit(self, choice: list[tuple[str, str]], rows: np.ndarray,
+             targets: np.ndarray) -> list:
+        """One fitted pipeline per objective on the first ``len(rows)`` results. Kept for a
+        few asks (the results only grow, so the same prefix gives the same models): the
+        prospective quality reuses the models of earlier asks instead of refitting."""
+        key = (len(rows), tuple(choice))
+        if key not in self._fitted:
+            self._fitted[key] = [
+                space_predictor(self.space, name, encoding).fit(rows, targets[:, column])
+                for column, (name, encoding) in enumerate(choice)]
+            for old in list(self._fitted)[:-(PROSPECTIVE_WINDOWS + 2)]:
+                del self._fitted[old]
+        return self._fitted[key]
+
+    def _prospective_quality(self, choice: list[tuple[str, str]], rows: np.ndarray,
+                             targets: np.ndarray) -> list[dict[str, float]] | None:
+        """How well models fitted without the latest results rank those results: the last
+        ``PROSPECTIVE_WINDOWS`` batches, each predicted by the models of the history
+        before it (the models the asks that proposed them had)."""
+        truth, predicted = [], []
+        for window in range(1, PROSPECTIVE_WINDOWS + 1):
+            end, start = len(rows) - (window - 1) * self.batch_size, \
+                len(rows) - window * self.batch_size
+            if start < self.initial_population:
+                break
+            models = self._fit(choice, rows[:start], targets[:start])
+            truth.append(targets[start:end])
+            predicted.append(np.column_stack([m.predict(rows[start:end]) for m in models]))
+        if not truth or sum(len(t) for t in truth) < MIN_PROSPECTIVE:
+            return None
+        truth_all, predicted_all = np.concatenate(truth), np.concatenate(predicted)
+        return [prediction_quality(truth_all[:, c], predicted_all[:, c]).to_dict()
+                for c in range(targets.shape[1])]
+
+    def _exploit_share(self, quality: list[dict[str, float]] | None) -> float:
+        """The fraction of the batch taken from the predicted front."""
+        low, high = self.trust_tau
+        if quality is None:
+            trust = 0.5
+        else:
+            tau = min(q["kendall_tau"] for q in quality)
+            trust = float(np.clip((tau - low) / (high - low), 0.0, 1.0))
+        return self.min_exploit + (1.0 - self.min_exploit - self.min_explore) * trust
 
     # -- ask ----------------------------------------------------------------------------------
     def ask(self, n: int) -> list[Config]:
@@ -121,47 +192,68 @@ class LINAS(HistoryStrategy):
         self.ask_info = {}
         finished = self.finished
         if len(finished) < self.initial_population:
-            return self.starting_batch(n, rng)
-        self._record_prospective_quality()
-        configs = [r.config for r in finished]
-        features = self.space.features(configs)
+            return self.starting_batch(n, rng, self.initial_population)
+        # inputs are built here, valid by construction: skip scikit-learn's re-checks
+        with sklearn.config_context(assume_finite=True, skip_parameter_validation=True):
+            return self._ask(n, finished, rng)
+
+    def _ask(self, n: int, finished: list, rng: np.random.Generator) -> list[Config]:
+        rows = np.stack([self.space.encode(r.config) for r in finished])
         targets = np.array([r.values for r in finished], dtype=np.float64)
-        models, names = self._fit_models(features, targets)
-        self.ask_info["predictors"] = names
-        self.ask_info["n_training"] = len(finished)
+        choice = self._choose_models(rows, targets)
+        models = self._fit(choice, rows, targets)
+        quality = self._prospective_quality(choice, rows, targets)
+        share = self._exploit_share(quality)
+        n_exploit = min(n, int(round(n * share)))
+        self.ask_info.update({"predictors": [name for name, _ in choice],
+                              "encodings": [encoding for _, encoding in choice],
+                              "n_training": len(finished), "n_exploit": n_exploit})
+        if quality is not None:
+            self.ask_info["previous_batch"] = quality
         signs = np.array([-1.0 if d == "maximize" else 1.0 for d in self.directions])
-        problem = _PredictedProblem(self.space, models, signs)
-        population = self._inner_search(problem, finished, targets, rng)
-        chosen = self._pick(problem, population, n, rng)
+        problem = _PredictedProblem(models, signs)
+        taken: set[str] = set()
+        chosen = self._exploit(problem, rows, targets, n_exploit, rng, taken)
+        trusted = quality is not None and min(q["kendall_tau"] for q in quality) > self.trust_tau[0]
+        chosen += self._explore(problem, rows, targets, n - len(chosen), rng, taken, trusted)
         if len(chosen) < n:
-            chosen += self.random_unseen(n - len(chosen), rng,
-                                         {self.space.arch_id(c) for c in chosen})
-        vectors = np.stack([self.space.encode(c) for c in chosen])
-        predictions = problem.evaluate(vectors.astype(float), return_values_of=["F"]) * signs
-        self._last_predictions = {self.space.arch_id(c): p for c, p in zip(chosen, predictions)}
+            chosen += self.random_unseen(n - len(chosen), rng, taken)
         return chosen
 
-    def _inner_search(self, problem: _PredictedProblem, finished: list, targets: np.ndarray,
-                      rng: np.random.Generator) -> Population:
-        """NSGA-II on predictions, started from the measured front (topped up with random)."""
-        front = non_dominated(targets, self.directions)
-        start = [self.space.encode(finished[i].config) for i in front][: self.inner_population]
-        while len(start) < self.inner_population:
-            start.append(self.space.encode(self.space.sample(rng)))
-        algorithm = PymooNSGA2(
-            pop_size=self.inner_population, sampling=np.array(start, dtype=float),
-            crossover=SBX(prob=0.9, eta=15, vtype=float, repair=RoundingRepair()),
-            mutation=PM(prob=1.0, eta=20, vtype=float, repair=RoundingRepair()),
-            eliminate_duplicates=False,  # measured ones are filtered at the pick; 2x faster
-        )
-        result = minimize(problem, algorithm, ("n_gen", self.inner_generations),
-                          seed=int(rng.integers(2**31 - 1)), verbose=False)
-        return result.pop
+    def _exploit(self, problem: _PredictedProblem, rows: np.ndarray, targets: np.ndarray,
+                 n: int, rng: np.random.Generator, taken: set[str]) -> list[Config]:
+        """The unseen candidates of the predicted front, by predicted rank then crowding:
+        NSGA-II on predictions, started from the measured front (topped up at random)."""
+        if n <= 0:
+            return []
+        front = non_dominated(targets, self.directions)[: self.inner_population]
+        start = [rows[front]]
+        if len(front) < self.inner_population:
+            start.append(np.stack([self.space.encode(self.space.sample(rng))
+                                   for _ in range(self.inner_population - len(front))]))
+        population, scores = evolve(self.space, problem.score, np.concatenate(start),
+                                    self.inner_population, self.inner_generations, rng)
+        return self.unseen_rows(population[rank_order(scores, rng)], n, taken)
 
-    def _pick(self, problem: _PredictedProblem, population: Population, n: int,
-              rng: np.random.Generator) -> list[Config]:
-        """The unseen candidates in order of predicted rank, then crowding."""
-        ranked = RankAndCrowding().do(problem, population, n_survive=len(population),
-                                      random_state=rng)
-        return self.unseen(problem.configs(ranked.get("X")), n, set())
-
+    def _explore(self, problem: _PredictedProblem, rows: np.ndarray, targets: np.ndarray,
+                 n: int, rng: np.random.Generator, taken: set[str],
+                 screen: bool) -> list[Config]:
+        """Offspring of the measured archive (NSGA-II's generation); when the predictors
+        are trusted at all, four times as many are bred and the predicted best kept."""
+        if n <= 0:
+            return []
+        measured = to_minimization(targets, self.directions)
+        size = min(len(rows), max(2 * self.batch_size, self.initial_population))
+        archive = rank_order(measured, rng)[:size]
+        wanted = 4 * n if screen else n
+        candidates: list[Config] = []
+        local = set(taken)
+        for _ in range(10):
+            children = breed(self.space, rows[archive], measured[archive], wanted, rng)
+            candidates += self.unseen_rows(children, wanted - len(candidates), local)
+            if len(candidates) >= wanted:
+                break
+        if screen and len(candidates) > n:
+            encoded = np.stack([self.space.encode(c) for c in candidates])
+            candidates = [candidates[i] for i in rank_order(problem.score(encoded), rng)]
+        return self.unseen(candidates, n, taken)
