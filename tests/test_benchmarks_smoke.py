@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from hwnas.space import Categorical, Choice, SearchSpace
+from hwnas.strategies import STRATEGIES
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 
@@ -76,8 +77,9 @@ def suite(se):
 
 
 BUDGET = 24
-CHEAP = {  # every method within the budget, and quick
-    "linas": {"initial_population": 8, "inner_generations": 5},
+CHEAP = {  # every method within the budget, and quick; hwnas strategies declare their own
+    **{name: dict(getattr(STRATEGIES.get(name), "test_options", {}))
+       for name in ("random", "nsga2", "linas")},
     "dynast-linas": {"population": 8, "generations": 5, "alphas": [1.0], "costs": [1.0, 10.0]},
     "botorch-qlognehvi": {"initial": 16, "batch": 8, "candidates": 50, "mc_samples": 16,
                           "fit_iterations": 5},
