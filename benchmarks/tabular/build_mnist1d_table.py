@@ -131,15 +131,20 @@ def init_worker(checkpoint: str, seed: int, num_samples: int) -> None:
     """Load the data, the trained super-network and the measures once per process."""
     torch.set_num_threads(1)
     from hwnas.data import load_dataset
-    from hwnas.measure import AccuracyMeasure, LatencyMeasure, MeasureContext
+    from hwnas.measure import AccuracyMeasure, LatencyMeasure, MeasureContext, Recalibrate
     from hwnas.supernets import load_supernet
 
     data = load_dataset(DATASET, seed=seed, options={"num_samples": num_samples})
     supernet = load_supernet(checkpoint)
     generator = torch.Generator().manual_seed(seed)
     example = torch.randn((1, *supernet.input_shape), generator=generator)
+    recalibrate = Recalibrate(batches=ACCURACY_SETTINGS["calibration_batches"],
+                              batch_size=ACCURACY_SETTINGS["calibration_batch_size"],
+                              seed=ACCURACY_SETTINGS["seed"])
     _worker.update(supernet=supernet, data=data, context=MeasureContext(example, data),
-                   accuracy=AccuracyMeasure(**ACCURACY_SETTINGS),
+                   recalibrate=recalibrate,
+                   calibration=recalibrate.calibration_batches(data.train_x),
+                   accuracy=AccuracyMeasure(split=ACCURACY_SETTINGS["split"]),
                    latency=LatencyMeasure(**LATENCY_SETTINGS))
 
 
@@ -158,10 +163,11 @@ def measure_rows(task: tuple[str, list[int], list[list[int]]]) -> tuple[
     for i, vector in enumerate(encoded):
         model = supernet.extract(supernet.space.decode(vector)).eval()
         if kind == "all":
-            accuracy = _worker["accuracy"](model, context)  # recalibrates batch norm in place
+            _worker["recalibrate"](model, data.train_x, _worker["calibration"])  # in place
+            accuracy = _worker["accuracy"](model, context)
             test_accuracy = evaluate_accuracy(model, data.test_x, data.test_y)
             values[i] = [accuracy.value, test_accuracy, np.nan,
-                         count_macs(model, context.example_input), count_params(model),
+                         count_macs(model, context.example_inputs), count_params(model),
                          model_size_bytes(model)]
         latency = _worker["latency"](model, context)
         values[i, latency_column], spreads[i, latency_column] = latency.value, latency.spread

@@ -103,7 +103,7 @@ RECIPES: dict[str, Recipe] = {
         make_supernet=lambda: BlockSupernet(widths=BLOCK_WIDTHS),
         options={"widths": list(BLOCK_WIDTHS), "transitions": "avgpool2, conv1x1, BN, ReLU"},
         latency_batches={"latency": 1},
-        network_key=lambda config: json.dumps(config, sort_keys=True)),
+        network_key=lambda config: None),  # every sub-network is a different network
 }
 
 
@@ -167,7 +167,8 @@ def measure(recipe: Recipe, supernet: nn.Module, data: Any, encoded: np.ndarray,
     order = np.random.default_rng(args.seed).permutation(len(encoded))
     chunks = [order[i:i + args.chunk] for i in range(0, len(order), args.chunk)]
     measurer = RowMeasurer(supernet, data, metrics, recipe.latency_batches,
-                           LatencySettings(repeats=args.repeats), recipe.network_key, args.seed)
+                           LatencySettings(repeats=args.repeats), recipe.network_key, args.seed,
+                           cache_dir=store.folder / "accuracy_cache")
     already = sum(store.done(k) for k in range(len(chunks)))
     log(f"{already} of {len(chunks)} chunks already measured; claiming the rest one by one "
         "(other processes running this command share them)")

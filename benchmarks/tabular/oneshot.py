@@ -12,6 +12,7 @@ one SGD step. So every operation of every edge gets the same number of updates.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -70,8 +71,8 @@ def subnet_accuracy(model: nn.Module, data: DataSplits,
     """Validation and test accuracy of ``model`` after recalibrating its batch norm."""
     recalibrate_batchnorm(model, calibration)
     model.eval()
-    return (evaluate_accuracy(model, data.val_x, data.val_y, batch_size=4096),
-            evaluate_accuracy(model, data.test_x, data.test_y, batch_size=4096))
+    return (evaluate_accuracy(model, data.val_x, data.val_y, batch_size=1024),
+            evaluate_accuracy(model, data.test_x, data.test_y, batch_size=1024))
 
 
 def train_fair(supernet: nn.Module, data: DataSplits, settings: TrainSettings,
@@ -175,12 +176,16 @@ def _time_calls(model: nn.Module, batch: torch.Tensor, calls: int) -> float:
 
 
 class RowMeasurer:
-    """Measures rows of encoded configs: accuracy (cached per distinct network, as given
-    by ``network_key``), test accuracy, latency at each batch size, MACs and params."""
+    """Measures rows of encoded configs: accuracy and test accuracy (once per distinct
+    network, as given by ``network_key`` (``None`` for every config a network of its own):
+    cached in memory and, when ``cache_dir`` is
+    given, in files that every process of the build shares), latency at each batch size,
+    MACs and params."""
 
     def __init__(self, supernet: nn.Module, data: DataSplits, metrics: Sequence[str],
                  latency_batches: dict[str, int], latency: LatencySettings,
-                 network_key: Callable[[Config], Any], seed: int) -> None:
+                 network_key: Callable[[Config], Any], seed: int,
+                 cache_dir: Path | None = None) -> None:
         self.supernet, self.data, self.metrics = supernet, data, list(metrics)
         self.latency_batches, self.latency = latency_batches, latency
         self.network_key = network_key
@@ -192,6 +197,30 @@ class RowMeasurer:
                         for name, size in latency_batches.items()}
         self.cache: dict[Any, tuple[float, float]] = {}
         self.cache_hits = 0
+        self.cache_dir = cache_dir
+        if cache_dir is not None:
+            cache_dir.mkdir(parents=True, exist_ok=True)
+
+    def _accuracies(self, key: Any, model: nn.Module) -> tuple[float, float]:
+        if key is None:  # every config is its own network
+            return subnet_accuracy(model, self.data, self.calibration)
+        if key in self.cache:
+            self.cache_hits += 1
+            return self.cache[key]
+        path = None
+        if self.cache_dir is not None:
+            digest = hashlib.sha1(repr(key).encode()).hexdigest()[:20]
+            path = self.cache_dir / f"{digest}.json"
+            if path.is_file():
+                self.cache_hits += 1
+                self.cache[key] = tuple(json.loads(path.read_text()))
+                return self.cache[key]
+        self.cache[key] = subnet_accuracy(model, self.data, self.calibration)
+        if path is not None:
+            temporary = path.with_suffix(f".{os.getpid()}.tmp")
+            temporary.write_text(json.dumps(list(self.cache[key])))
+            os.replace(temporary, path)
+        return self.cache[key]
 
     def __call__(self, encoded: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         values = np.full((len(encoded), len(self.metrics)), np.nan)
@@ -200,13 +229,8 @@ class RowMeasurer:
         for row, vector in enumerate(encoded):
             config = self.supernet.space.decode(vector)
             model = self.supernet.extract(config).eval()
-            key = self.network_key(config)
-            if key in self.cache:
-                self.cache_hits += 1
-            else:
-                self.cache[key] = subnet_accuracy(model, self.data, self.calibration)
             values[row, column["accuracy"]], values[row, column["test_accuracy"]] = \
-                self.cache[key]
+                self._accuracies(self.network_key(config), model)
             values[row, column["macs"]] = count_macs(model, self.example)
             values[row, column["params"]] = count_params(model)
             for name, batch in self.batches.items():
