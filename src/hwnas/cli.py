@@ -83,7 +83,7 @@ def _print_figures(figures) -> None:
         spread = f" (IQR {figure.measurement.spread:.3g})" if figure.measurement.spread else ""
         unit = f" {figure.unit}" if figure.unit else ""
         console.print(f"{figure.key}: {figure.measurement.value:.6g}{unit}{spread}  "
-                      f"[{figure.settings}]", highlight=False)
+                      f"[{figure.settings}]", highlight=False, markup=False)
 
 
 @app.command()

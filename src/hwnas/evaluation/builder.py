@@ -71,7 +71,7 @@ def _checkpoint(spec: SourceSpec, base_dir: Path | None, given: dict[str, Any]) 
                 f"{spec.sha256[:12]}... then, {current[:12]}... now); restore that checkpoint, "
                 "or start a new study with --overwrite"
             )
-    supernet = load_supernet(path)
+    supernet = given.get("supernet") or load_supernet(path)
     return Evaluand(supernet.space, supernet=supernet)
 
 
@@ -292,6 +292,9 @@ def create_evaluator(
 ) -> Created:
     """The spec and evaluator for a new study, refusing what cannot work (an objective the
     source cannot produce, data that does not fit) before anything is stored."""
+    preloaded = None
+    if checkpoint is not None and supernet is not None and not isinstance(supernet, str):
+        preloaded, supernet = supernet, None  # the checkpoint's super-network, already loaded
     given_sources = [name for name, value in (("checkpoint", checkpoint), ("supernet", supernet),
                                               ("benchmark", benchmark),
                                               ("evaluator", evaluator)) if value is not None]
@@ -334,10 +337,16 @@ def create_evaluator(
         data_spec = None
 
     objective_list = [as_objective(o) for o in objectives]
+    if checkpoint is not None and data_spec is None and any(
+            f.measure.needs_data for f in [*objective_list, *(as_metric(m) for m in metrics)]):
+        raise InvalidConfigError(
+            f"checkpoint {str(checkpoint)!r} does not record the data it was trained on; name "
+            "it with --dataset NAME or --data FILE.npz (dataset= or data=)"
+        )
     objective_keys = {o.key for o in objective_list}
     metric_list = [m for m in (as_metric(m) for m in metrics) if m.key not in objective_keys]
     figures: list[Objective | Metric] = [*objective_list, *metric_list]
-    given = {"supernet": supernet if not isinstance(supernet, str) else None,
+    given = {"supernet": supernet if not isinstance(supernet, str) else preloaded,
              "evaluator": evaluator if not isinstance(evaluator, str) else None, "data": data}
     evaluand = SOURCES.create(source.kind, source, base_dir, given)
     if splits is None and data_spec is not None:

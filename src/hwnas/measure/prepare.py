@@ -18,6 +18,7 @@ the exported network is the measured one.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -33,10 +34,11 @@ def recalibrate_batchnorm(module: nn.Module, batches: Iterable[io.Inputs]) -> No
     """Recompute the running statistics of every batch norm in ``module`` from ``batches``
     (each a tensor, tuple or dict of inputs, see :mod:`hwnas.supernets.io`).
 
-    Each batch norm's statistics are reset and its momentum set to ``None`` (a cumulative
-    average over the batches); the inputs are forwarded in training mode without gradients.
-    Momenta and the training flag of every submodule are restored afterwards; the weights
-    are not changed.
+    Each batch norm's statistics are reset, then batch ``k`` (from 0) is forwarded in
+    training mode without gradients with momentum ``1 / (k + 1)``: the statistics end as the
+    plain average over the batches (as ``momentum=None`` would give, but also for modules
+    that pass their norms' momentum to ``F.batch_norm`` themselves). Momenta and the
+    training flag of every submodule are restored afterwards; the weights are not changed.
     """
     iterator = iter(batches)
     try:
@@ -54,11 +56,11 @@ def recalibrate_batchnorm(module: nn.Module, batches: Iterable[io.Inputs]) -> No
     try:
         for norm in norms:
             norm.reset_running_stats()
-            norm.momentum = None
         module.train()
         with torch.no_grad():
-            io.forward(module, first)
-            for batch in iterator:
+            for count, batch in enumerate(itertools.chain([first], iterator)):
+                for norm in norms:
+                    norm.momentum = 1.0 / (count + 1)
                 io.forward(module, batch)
     finally:
         for norm, momentum in momenta.items():

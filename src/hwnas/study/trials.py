@@ -64,8 +64,11 @@ class TrialStore:
                 "position": position, "strategy_seconds": strategy_seconds, **extra}
 
     def _enqueue(self, config: Config, batch: int, position: int, strategy_seconds: float,
-                 strategy_info: dict[str, Any] | None = None) -> None:
-        extra = {"strategy_info": strategy_info} if strategy_info else {}
+                 strategy_info: dict[str, Any] | None = None,
+                 retry_of: int | None = None) -> None:
+        extra: dict[str, Any] = {"strategy_info": strategy_info} if strategy_info else {}
+        if retry_of is not None:
+            extra["retry_of"] = retry_of
         proposal = self._proposal(config, batch, position, strategy_seconds, **extra)
         template = create_trial(state=TrialState.WAITING, user_attrs={"proposal": proposal})
         self.storage.create_new_trial(self._study_id, template_trial=template)
@@ -92,10 +95,11 @@ class TrialStore:
         if requeue:
             self._enqueue_again(trial)
 
-    def _enqueue_again(self, trial: FrozenTrial) -> None:
+    def _enqueue_again(self, trial: FrozenTrial, retry: bool = False) -> None:
         proposal = proposal_of(trial)
         self._enqueue(dict(proposal["config"]), proposal["batch"], proposal["position"],
-                      proposal["strategy_seconds"], proposal.get("strategy_info"))
+                      proposal["strategy_seconds"], proposal.get("strategy_info"),
+                      trial.number if retry else None)
 
     def _recover_stale_trials(self) -> None:
         running = self.storage.get_all_trials(self._study_id, deepcopy=False,
@@ -105,18 +109,23 @@ class TrialStore:
                 self._fail(trial, "its worker stopped before finishing", requeue=True)
 
     def requeue_failed(self) -> int:
-        """Queue every failed evaluation again (at its place); returns how many."""
-        failed = [t for t in self._trials() if t.state == TrialState.FAIL
-                  and "proposal" in t.user_attrs and not t.user_attrs.get("requeued")]
+        """Queue every failed evaluation again (at its place; the copy names the failed trial
+        in ``retry_of``, which hides it from the results); returns how many."""
+        failed = [t for t in self._live_trials() if t.state == TrialState.FAIL]
         for trial in failed:
-            self.storage.set_trial_user_attr(trial._trial_id, "requeued", True)
-            self._enqueue_again(trial)
+            self._enqueue_again(trial, retry=True)
         self._waiting = []
         return len(failed)
 
+    def _live_trials(self) -> list[FrozenTrial]:
+        """Trials that stand for their proposal: not re-queued, not retried by another."""
+        trials = self._trials()
+        retried = {proposal_of(t).get("retry_of") for t in trials}
+        return [t for t in trials if "proposal" in t.user_attrs
+                and not t.user_attrs.get("requeued") and t.number not in retried]
+
     def _known_ids(self) -> set[str]:
-        return {proposal_of(t)["arch_id"] for t in self._trials()
-                if "proposal" in t.user_attrs and not t.user_attrs.get("requeued")}
+        return {proposal_of(t)["arch_id"] for t in self._live_trials()}
 
     def _next_batch(self) -> int:
         batches = [proposal_of(t).get("batch", -1) for t in self._trials()]
@@ -150,9 +159,8 @@ class TrialStore:
     # -- reading results ------------------------------------------------------------------------
     def results(self) -> list[Result]:
         """Every finished or failed evaluation (not the re-queued ones), in proposal order."""
-        trials = [t for t in self._trials()
-                  if t.state in (TrialState.COMPLETE, TrialState.FAIL)
-                  and "proposal" in t.user_attrs and not t.user_attrs.get("requeued")]
+        trials = [t for t in self._live_trials()
+                  if t.state in (TrialState.COMPLETE, TrialState.FAIL)]
         return [self._to_result(t) for t in sorted(trials, key=order_of)]
 
     def result(self, number: int) -> Result:
@@ -172,8 +180,8 @@ class TrialStore:
     def strategy_log(self) -> list[dict[str, Any]]:
         """What the strategy reported with each batch (e.g. LINAS's predictor quality)."""
         log = []
-        for trial in sorted(self._trials(), key=order_of):
+        for trial in sorted(self._live_trials(), key=order_of):
             proposal = proposal_of(trial)
-            if "strategy_info" in proposal and not trial.user_attrs.get("requeued"):
+            if "strategy_info" in proposal:
                 log.append({"batch": proposal["batch"], **proposal["strategy_info"]})
         return log
