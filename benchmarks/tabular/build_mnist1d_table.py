@@ -128,47 +128,44 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def init_worker(checkpoint: str, seed: int, num_samples: int) -> None:
-    """Load the data, the trained super-network and the measures once per process."""
+    """Build the evaluation pipeline (the one builder a study uses) once per process."""
     torch.set_num_threads(1)
-    from hwnas.data import load_dataset
-    from hwnas.measure import AccuracyMeasure, LatencyMeasure, MeasureContext, Recalibrate
-    from hwnas.supernets import load_supernet
+    from hwnas.evaluation import create_evaluator
+    from hwnas.measure import LatencyMeasure, Recalibrate
 
-    data = load_dataset(DATASET, seed=seed, options={"num_samples": num_samples})
-    supernet = load_supernet(checkpoint)
-    generator = torch.Generator().manual_seed(seed)
-    example = torch.randn((1, *supernet.input_shape), generator=generator)
     recalibrate = Recalibrate(batches=ACCURACY_SETTINGS["calibration_batches"],
                               batch_size=ACCURACY_SETTINGS["calibration_batch_size"],
                               seed=ACCURACY_SETTINGS["seed"])
-    _worker.update(supernet=supernet, data=data, context=MeasureContext(example, data),
-                   recalibrate=recalibrate,
-                   calibration=recalibrate.calibration_batches(data.train_x),
-                   accuracy=AccuracyMeasure(split=ACCURACY_SETTINGS["split"]),
-                   latency=LatencyMeasure(**LATENCY_SETTINGS))
+    figures = ["accuracy:accuracy:split=val", "test_accuracy:accuracy:split=test", "macs",
+               "params", "model_size"]
+    pipeline = create_evaluator(base_dir=None, objectives=(), metrics=figures,
+                                checkpoint=checkpoint, dataset=DATASET,
+                                dataset_options={"num_samples": num_samples}, split_seed=seed,
+                                recalibrate=recalibrate).evaluator
+    _worker.update(pipeline=pipeline, latency=LatencyMeasure(**LATENCY_SETTINGS))
 
 
 def measure_rows(task: tuple[str, list[int], list[list[int]]]) -> tuple[
         str, list[int], np.ndarray, np.ndarray]:
     """Measure the encoded configs of ``task``: every metric (``"all"``) or only latency
     (``"latency"``); values and spreads as (rows, metrics), NaN where not measured."""
-    from hwnas.measure import count_macs, count_params, model_size_bytes
-    from hwnas.measure.accuracy import evaluate_accuracy
-
     kind, rows, encoded = task
-    supernet, data, context = _worker["supernet"], _worker["data"], _worker["context"]
+    pipeline = _worker["pipeline"]
+    supernet, context = pipeline.supernet, pipeline.context
     values = np.full((len(rows), len(METRICS)), np.nan)
     spreads = np.zeros((len(rows), len(METRICS)))
     latency_column = list(METRICS).index("latency")
     for i, vector in enumerate(encoded):
-        model = supernet.extract(supernet.space.decode(vector)).eval()
+        config = supernet.space.decode(vector)
         if kind == "all":
-            _worker["recalibrate"](model, data.train_x, _worker["calibration"])  # in place
-            accuracy = _worker["accuracy"](model, context)
-            test_accuracy = evaluate_accuracy(model, data.test_x, data.test_y)
-            values[i] = [accuracy.value, test_accuracy, np.nan,
-                         count_macs(model, context.example_inputs), count_params(model),
-                         model_size_bytes(model)]
+            model = pipeline.prepared(config)  # extracted, batch norm recalibrated
+            measured = {key: measure(model, context)
+                        for key, measure in pipeline.measures.items()}
+            values[i] = [measured["accuracy"].value, measured["test_accuracy"].value, np.nan,
+                         measured["macs"].value, measured["params"].value,
+                         measured["model_size"].value]
+        else:
+            model = supernet.extract(config).eval()  # latency does not depend on statistics
         latency = _worker["latency"](model, context)
         values[i, latency_column], spreads[i, latency_column] = latency.value, latency.spread
     return kind, rows, values, spreads
