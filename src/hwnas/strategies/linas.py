@@ -8,8 +8,10 @@ categorical dimensions are one-hot), and fill the batch from two sources:
 - **exploit**: NSGA-II for many generations on *predicted* objectives only (thousands of
   candidates scored by the models), started from the measured front; the batch takes the
   best unmeasured candidates of the predicted front, by rank then crowding;
-- **explore**: evolutionary offspring of the measured archive (the same mating as
-  :class:`~hwnas.strategies.NSGA2`), screened by the predictors when they rank well.
+- **explore**: evolutionary offspring of the measured archive (the same variation as
+  :class:`~hwnas.strategies.NSGA2`), screened when the predictors rank at all well, by
+  an optimistic prediction: the mean minus the spread of the current and the previous
+  asks' models (an ensemble over nested histories that costs no extra fit).
 
 How much of the batch each source gets follows the predictors' *prospective* quality:
 models fitted without the latest results rank those results (Kendall tau per objective,
@@ -53,12 +55,21 @@ PROSPECTIVE_WINDOWS = 2
 class _PredictedProblem:
     """Value-index rows scored by the fitted predictors, every objective minimised."""
 
-    def __init__(self, models: list, signs: np.ndarray) -> None:
-        self.models, self.signs = models, signs
+    def __init__(self, models: list, signs: np.ndarray, earlier: list[list]) -> None:
+        self.models, self.signs, self.earlier = models, signs, earlier
 
-    def score(self, rows: np.ndarray) -> np.ndarray:
+    def score(self, rows: np.ndarray, models: list | None = None) -> np.ndarray:
         rows = np.asarray(rows, dtype=np.int64)
-        return np.column_stack([m.predict(rows) for m in self.models]) * self.signs
+        return np.column_stack([m.predict(rows) for m in models or self.models]) * self.signs
+
+    def optimistic(self, rows: np.ndarray) -> np.ndarray:
+        """Mean minus spread of the current and the earlier asks' models (an ensemble
+        over nested histories, free: those models are fitted already); where the models
+        changed their minds most, the prediction is least certain and gets the benefit."""
+        if not self.earlier:
+            return self.score(rows)
+        members = np.stack([self.score(rows, m) for m in [self.models, *self.earlier]])
+        return members.mean(axis=0) - members.std(axis=0)
 
 
 class LINAS(HistoryStrategy):
@@ -74,7 +85,7 @@ class LINAS(HistoryStrategy):
                     "inner_generations": 3, "predictor": "ridge"}
 
     def __init__(self, initial_population: int = 20, batch_size: int = 10,
-                 inner_population: int = 50, inner_generations: int = 20,
+                 inner_population: int = 50, inner_generations: int = 10,
                  predictor: str = "auto", reselect_growth: float = 2.0,
                  encodings: Sequence[str] = ("typed",),
                  trust_tau: tuple[float, float] = (0.3, 0.7),
@@ -157,24 +168,25 @@ class LINAS(HistoryStrategy):
         return self._fitted[key]
 
     def _prospective_quality(self, choice: list[tuple[str, str]], rows: np.ndarray,
-                             targets: np.ndarray) -> list[dict[str, float]] | None:
+                             targets: np.ndarray) -> tuple[list[dict[str, float]] | None, list]:
         """How well models fitted without the latest results rank those results: the last
         ``PROSPECTIVE_WINDOWS`` batches, each predicted by the models of the history
-        before it (the models the asks that proposed them had)."""
-        truth, predicted = [], []
+        before it (the models the asks that proposed them had). Also returns those models."""
+        truth, predicted, earlier = [], [], []
         for window in range(1, PROSPECTIVE_WINDOWS + 1):
             end, start = len(rows) - (window - 1) * self.batch_size, \
                 len(rows) - window * self.batch_size
             if start < self.initial_population:
                 break
             models = self._fit(choice, rows[:start], targets[:start])
+            earlier.append(models)
             truth.append(targets[start:end])
             predicted.append(np.column_stack([m.predict(rows[start:end]) for m in models]))
         if not truth or sum(len(t) for t in truth) < MIN_PROSPECTIVE:
-            return None
+            return None, earlier
         truth_all, predicted_all = np.concatenate(truth), np.concatenate(predicted)
         return [prediction_quality(truth_all[:, c], predicted_all[:, c]).to_dict()
-                for c in range(targets.shape[1])]
+                for c in range(targets.shape[1])], earlier
 
     def _exploit_share(self, quality: list[dict[str, float]] | None) -> float:
         """The fraction of the batch taken from the predicted front."""
@@ -202,7 +214,7 @@ class LINAS(HistoryStrategy):
         targets = np.array([r.values for r in finished], dtype=np.float64)
         choice = self._choose_models(rows, targets)
         models = self._fit(choice, rows, targets)
-        quality = self._prospective_quality(choice, rows, targets)
+        quality, earlier = self._prospective_quality(choice, rows, targets)
         share = self._exploit_share(quality)
         n_exploit = min(n, int(round(n * share)))
         self.ask_info.update({"predictors": [name for name, _ in choice],
@@ -211,7 +223,7 @@ class LINAS(HistoryStrategy):
         if quality is not None:
             self.ask_info["previous_batch"] = quality
         signs = np.array([-1.0 if d == "maximize" else 1.0 for d in self.directions])
-        problem = _PredictedProblem(models, signs)
+        problem = _PredictedProblem(models, signs, earlier)
         taken: set[str] = set()
         chosen = self._exploit(problem, rows, targets, n_exploit, rng, taken)
         trusted = quality is not None and min(q["kendall_tau"] for q in quality) > self.trust_tau[0]
@@ -239,7 +251,8 @@ class LINAS(HistoryStrategy):
                  n: int, rng: np.random.Generator, taken: set[str],
                  screen: bool) -> list[Config]:
         """Offspring of the measured archive (NSGA-II's generation); when the predictors
-        are trusted at all, four times as many are bred and the predicted best kept."""
+        are trusted at all, four times as many are bred and those with the best optimistic
+        prediction (:meth:`_PredictedProblem.optimistic`) kept."""
         if n <= 0:
             return []
         measured = to_minimization(targets, self.directions)
@@ -255,5 +268,6 @@ class LINAS(HistoryStrategy):
                 break
         if screen and len(candidates) > n:
             encoded = np.stack([self.space.encode(c) for c in candidates])
-            candidates = [candidates[i] for i in rank_order(problem.score(encoded), rng)]
+            order = rank_order(problem.optimistic(encoded), rng)
+            candidates = [candidates[i] for i in order]
         return self.unseen(candidates, n, taken)
