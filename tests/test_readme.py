@@ -16,4 +16,4 @@ def test_readme_python_example_runs(tmp_path, monkeypatch):
     assert blocks, "the README has a Python example"
     monkeypatch.chdir(tmp_path)
     exec(compile(blocks[0], "README.md", "exec"), {})
-    assert (tmp_path / "runs/example/best.pt").is_file()
+    assert (tmp_path / "runs/example/best.pt2").is_file()
