@@ -8,9 +8,11 @@ balanced designs the one whose closest pair of rows differs in the most genes.
 
 >>> from hwnas.space import Categorical, Choice, SearchSpace
 >>> space = SearchSpace([Categorical("op", ("conv", "pool", "skip")), Choice("w", (8, 16))])
->>> rows = starting_design(space, 6, np.random.default_rng(0))
+>>> rows = balanced_design(space, 6, np.random.default_rng(0))
 >>> sorted(np.bincount(rows[:, 0]).tolist()), sorted(np.bincount(rows[:, 1]).tolist())
 ([2, 2, 2], [3, 3])
+>>> starting_design(space, 6, np.random.default_rng(0))[:2, 1].tolist()  # w's two ends first
+[1, 0]
 """
 
 from __future__ import annotations
