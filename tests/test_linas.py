@@ -9,6 +9,8 @@ from hwnas.space import Categorical, SearchSpace
 from hwnas.strategies import LINAS, create_strategy
 from hwnas.testing.strategies import (
     DIRECTIONS,
+    check_strategy,
+    conformance_spaces,
     run_strategy,
     synthetic_objectives,
     synthetic_space,
@@ -124,3 +126,14 @@ def test_linas_not_worse_than_nsga2_where_predictors_are_poor():
                                      evaluate=lambda s, c: _cell_objectives(s, c, 0.7)),
                         reference, true_hv) for seed in range(3)])
     assert fractions["linas"] >= fractions["nsga2"] - 0.005, fractions
+
+
+@pytest.mark.parametrize("space_name", ["conditional_categorical",
+                                        pytest.param("mixed", marks=pytest.mark.slow)])
+def test_linas_with_model_selection_resumes_exactly(space_name):
+    """The cross-validated model choice, the kept models and the batch split are functions of
+    the history: a strategy rebuilt mid-run (past a reselection point) proposes the same."""
+    space = conformance_spaces()[space_name]
+    check_strategy(lambda: LINAS(initial_population=8, batch_size=4, inner_population=12,
+                                 inner_generations=3, encodings=("typed", "onehot")),
+                   n_evaluations=40, space=space, n_objectives=2, fail_fraction=0.1)
