@@ -9,13 +9,15 @@
 2. Measure every sub-network of its space once, in a seeded random order (so slow drifts
    of a shared machine's load spread over the whole space), in chunks written to
    ``runs/tabular/<name>/chunks/``: rerunning the command skips finished chunks.
-   Validation accuracy (the search objective) and test accuracy after batch-norm
-   recalibration on 2 fixed training batches of 256 (computed once per distinct network:
-   configs that extract the same network share it); latency (torch, one thread) at the
+   Validation accuracy (the search objective; 1,000 of the 1,601 validation samples) and
+   test accuracy (500 of the 2,000 test samples; both subsets fixed by the seed, to fit
+   the build into a shared machine) after batch-norm recalibration on one fixed training
+   batch of 256; latency (torch, one thread) at the
    table's batch sizes, the fastest of ``--repeats`` samples of at least 0.5 ms each, a
    sample timed as the smaller of wall-clock and thread CPU time (the machine is shared;
    see ``oneshot.LatencySettings``), their IQR as the spread;
-   MACs and parameters counted on the extracted network.
+   MACs and parameters counted on the extracted network. Configs that extract the same
+   network (cells whose dead edges differ) are measured once and share every figure.
 3. Write ``src/hwnas/benchmark_data/<name>.npz`` and print the front figures.
 """
 
@@ -52,8 +54,9 @@ from oneshot import (  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 DATASET = "mnist1d"
-ACCURACY = {"split": "val", "calibration_batches": 2, "calibration_batch_size": 256,
-            "seed": 0, "shared_by": "configs extracting the same network"}
+VAL_SAMPLES, TEST_SAMPLES = 1000, 500  # fixed subsets: the shared machine is slow
+ACCURACY = {"split": "val", "calibration_batches": 1, "calibration_batch_size": 256,
+            "seed": 0}
 
 
 @dataclass(frozen=True)
@@ -65,7 +68,8 @@ class Recipe:
     make_supernet: Callable[[], nn.Module]
     options: dict[str, Any]
     latency_batches: dict[str, int]  # metric name -> batch size
-    network_key: Callable[[Any], Any]
+    network_key: Callable[[Any], Any]  # configs with one key extract one network
+    sharing: str  # which configs share a network, for the metadata
     train: TrainSettings = field(default_factory=lambda: TrainSettings(epochs=20))
 
     def tasks(self) -> dict[str, list[list[str]]]:
@@ -95,7 +99,9 @@ RECIPES: dict[str, Recipe] = {
         make_supernet=lambda: CellSupernet(widths=CELL_WIDTHS),
         options={"widths": list(CELL_WIDTHS)},
         latency_batches={"latency@b1": 1, "latency@b32": 32},
-        network_key=cell_plan),
+        network_key=cell_plan,
+        sharing="configs that extract the same network (cells.cell_plan: cells differing "
+                "only in dead edges) are measured once and share every figure"),
     "mnist1d_blocks": Recipe(
         description="block-type space: 4 stages, block type in (conv, sep, pool, skip) and "
                     "its own child genes",
@@ -103,7 +109,8 @@ RECIPES: dict[str, Recipe] = {
         make_supernet=lambda: BlockSupernet(widths=BLOCK_WIDTHS),
         options={"widths": list(BLOCK_WIDTHS), "transitions": "avgpool2, conv1x1, BN, ReLU"},
         latency_batches={"latency": 1},
-        network_key=lambda config: None),  # every sub-network is a different network
+        network_key=lambda config: None,
+        sharing="none: every config is a different network"),
 }
 
 
@@ -113,7 +120,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=0, help="data split, weights, training")
     parser.add_argument("--num-samples", type=int, default=10000, help="mnist1d samples")
     parser.add_argument("--epochs", type=int, default=None, help="default: the recipe's")
-    parser.add_argument("--repeats", type=int, default=9, help="latency samples")
+    parser.add_argument("--repeats", type=int, default=5, help="latency samples")
     parser.add_argument("--chunk", type=int, default=256, help="sub-networks per chunk")
     parser.add_argument("--limit", type=int, default=None,
                         help="measure only N sub-networks (a trial; written to runs/tabular/)")
@@ -168,7 +175,8 @@ def measure(recipe: Recipe, supernet: nn.Module, data: Any, encoded: np.ndarray,
     chunks = [order[i:i + args.chunk] for i in range(0, len(order), args.chunk)]
     measurer = RowMeasurer(supernet, data, metrics, recipe.latency_batches,
                            LatencySettings(repeats=args.repeats), recipe.network_key, args.seed,
-                           cache_dir=store.folder / "accuracy_cache")
+                           cache_dir=store.folder / "network_cache", val_samples=VAL_SAMPLES,
+                           test_samples=TEST_SAMPLES)
     already = sum(store.done(k) for k in range(len(chunks)))
     log(f"{already} of {len(chunks)} chunks already measured; claiming the rest one by one "
         "(other processes running this command share them)")
@@ -187,7 +195,7 @@ def measure(recipe: Recipe, supernet: nn.Module, data: Any, encoded: np.ndarray,
         left = len(chunks) - sum(store.done(k) for k in range(len(chunks)))
         elapsed = time.perf_counter() - started
         log(f"chunk {chunk} done ({done} by this process in {elapsed:.0f} s; {left} chunks "
-            f"left in all; load {load_average()}; {measurer.cache_hits} accuracy cache hits)")
+            f"left in all; load {load_average()}; {measurer.cache_hits} cache hits)")
     while args.wait and not all(store.done(k) for k in range(len(chunks))):
         time.sleep(10)
     missing = [k for k in range(len(chunks)) if not store.done(k)]
@@ -246,7 +254,12 @@ def main(argv: list[str] | None = None) -> None:
         "objectives": next(iter(recipe.tasks().values())),
         "tasks": recipe.tasks(),
         "training": training,
-        "measures": {"accuracy": ACCURACY, "test_accuracy": {**ACCURACY, "split": "test"},
+        "measures": {"accuracy": {**ACCURACY, "samples": f"{VAL_SAMPLES} of the split's "
+                                                           f"{len(data.val_y)}, fixed by the seed"},
+                     "test_accuracy": {**ACCURACY, "split": "test",
+                                       "samples": f"{TEST_SAMPLES} of the split's "
+                                                  f"{len(data.test_y)}, fixed by the seed"},
+                     "shared": recipe.sharing,
                      **{name: {"backend": "torch", "batch_size": size,
                                **latency_settings.__dict__,
                                "sample_time": "min(wall clock, thread CPU time) of the sample",

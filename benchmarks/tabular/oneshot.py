@@ -12,6 +12,7 @@ one SGD step. So every operation of every edge gets the same number of updates.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import math
@@ -58,12 +59,29 @@ class TrainSettings:
     seed: int = 0
 
 
-def calibration_batches(data: DataSplits, count: int = 2, size: int = 256,
+def calibration_batches(data: DataSplits, count: int = 1, size: int = 256,
                         seed: int = 0) -> list[torch.Tensor]:
     """Fixed training batches for batch-norm recalibration (as hwnas's accuracy measure:
     a seeded permutation of the training split, ``count`` batches of ``size``)."""
     order = torch.randperm(len(data.train_x), generator=torch.Generator().manual_seed(seed))
     return [data.train_x[order[i * size:(i + 1) * size]] for i in range(count)]
+
+
+def _rows(count: int, keep: int | None, seed: int) -> torch.Tensor:
+    if keep is None or keep >= count:
+        return torch.arange(count)
+    order = torch.randperm(count, generator=torch.Generator().manual_seed(seed))
+    return torch.sort(order[:keep]).values
+
+
+def subset(data: DataSplits, val_samples: int | None, test_samples: int | None,
+           seed: int = 0) -> DataSplits:
+    """``data`` with its validation and test splits cut to that many samples, fixed by
+    ``seed`` (``None``: the whole split)."""
+    val = _rows(len(data.val_y), val_samples, seed)
+    test = _rows(len(data.test_y), test_samples, seed)
+    return dataclasses.replace(data, val_x=data.val_x[val], val_y=data.val_y[val],
+                               test_x=data.test_x[test], test_y=data.test_y[test])
 
 
 def subnet_accuracy(model: nn.Module, data: DataSplits,
@@ -145,8 +163,8 @@ class LatencySettings:
     of 4-12 on two cores, as during these builds, the median moved by up to 20x.)
     """
 
-    warmup: int = 2
-    repeats: int = 9
+    warmup: int = 1
+    repeats: int = 5
     min_sample_ms: float = 0.5
     threads: int = 1
 
@@ -176,34 +194,52 @@ def _time_calls(model: nn.Module, batch: torch.Tensor, calls: int) -> float:
 
 
 class RowMeasurer:
-    """Measures rows of encoded configs: accuracy and test accuracy (once per distinct
-    network, as given by ``network_key`` (``None`` for every config a network of its own):
-    cached in memory and, when ``cache_dir`` is
-    given, in files that every process of the build shares), latency at each batch size,
-    MACs and params."""
+    """Measures rows of encoded configs: validation accuracy (on ``val_samples`` of the
+    split, default all) and test accuracy (``test_samples``), latency at each batch size,
+    MACs and params.
+
+    Configs that extract the same network (same ``network_key``; ``None`` for every config
+    a network of its own) are measured once and share every figure: the result is cached in
+    memory and, with ``cache_dir``, in files that every process of the build shares.
+    """
 
     def __init__(self, supernet: nn.Module, data: DataSplits, metrics: Sequence[str],
                  latency_batches: dict[str, int], latency: LatencySettings,
                  network_key: Callable[[Config], Any], seed: int,
-                 cache_dir: Path | None = None) -> None:
-        self.supernet, self.data, self.metrics = supernet, data, list(metrics)
+                 cache_dir: Path | None = None, val_samples: int | None = None,
+                 test_samples: int | None = None) -> None:
+        self.supernet, self.metrics = supernet, list(metrics)
         self.latency_batches, self.latency = latency_batches, latency
         self.network_key = network_key
         self.calibration = calibration_batches(data, seed=seed)
+        self.data = subset(data, val_samples, test_samples, seed)
         example = torch.randn((1, *supernet.input_shape),
                               generator=torch.Generator().manual_seed(seed))
         self.example = example
         self.batches = {name: example.expand(size, *example.shape[1:]).contiguous()
                         for name, size in latency_batches.items()}
-        self.cache: dict[Any, tuple[float, float]] = {}
+        self.cache: dict[Any, tuple[list[float], list[float]]] = {}
         self.cache_hits = 0
         self.cache_dir = cache_dir
         if cache_dir is not None:
             cache_dir.mkdir(parents=True, exist_ok=True)
 
-    def _accuracies(self, key: Any, model: nn.Module) -> tuple[float, float]:
-        if key is None:  # every config is its own network
-            return subnet_accuracy(model, self.data, self.calibration)
+    def measure_network(self, config: Config) -> tuple[list[float], list[float]]:
+        """Every metric of ``config``'s network (values, spreads), in ``metrics`` order."""
+        model = self.supernet.extract(config).eval()
+        accuracy, test_accuracy = subnet_accuracy(model, self.data, self.calibration)
+        values = {"accuracy": accuracy, "test_accuracy": test_accuracy,
+                  "macs": count_macs(model, self.example), "params": count_params(model)}
+        spreads = dict.fromkeys(values, 0.0)
+        for name, batch in self.batches.items():
+            values[name], spreads[name] = self.latency.measure(model, batch)
+        return ([float(values[m]) for m in self.metrics],
+                [float(spreads[m]) for m in self.metrics])
+
+    def _cached(self, config: Config) -> tuple[list[float], list[float]]:
+        key = self.network_key(config)
+        if key is None:
+            return self.measure_network(config)
         if key in self.cache:
             self.cache_hits += 1
             return self.cache[key]
@@ -215,7 +251,7 @@ class RowMeasurer:
                 self.cache_hits += 1
                 self.cache[key] = tuple(json.loads(path.read_text()))
                 return self.cache[key]
-        self.cache[key] = subnet_accuracy(model, self.data, self.calibration)
+        self.cache[key] = self.measure_network(config)
         if path is not None:
             temporary = path.with_suffix(f".{os.getpid()}.tmp")
             temporary.write_text(json.dumps(list(self.cache[key])))
@@ -225,17 +261,8 @@ class RowMeasurer:
     def __call__(self, encoded: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         values = np.full((len(encoded), len(self.metrics)), np.nan)
         spreads = np.zeros_like(values)
-        column = {name: i for i, name in enumerate(self.metrics)}
         for row, vector in enumerate(encoded):
-            config = self.supernet.space.decode(vector)
-            model = self.supernet.extract(config).eval()
-            values[row, column["accuracy"]], values[row, column["test_accuracy"]] = \
-                self._accuracies(self.network_key(config), model)
-            values[row, column["macs"]] = count_macs(model, self.example)
-            values[row, column["params"]] = count_params(model)
-            for name, batch in self.batches.items():
-                values[row, column[name]], spreads[row, column[name]] = \
-                    self.latency.measure(model, batch)
+            values[row], spreads[row] = self._cached(self.supernet.space.decode(vector))
         return values, spreads
 
 
