@@ -28,6 +28,8 @@ import argparse
 import hashlib
 import json
 import multiprocessing
+import os
+import socket
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -313,11 +315,60 @@ def _init_worker(tasks: dict[str, Task], benches: dict[str, TabularBenchmark],
     torch.set_num_threads(1)
 
 
-def _run_job(job: tuple[str, str, int, int, dict[str, Any]]) -> dict[str, Any]:
-    task_name, method, seed, budget, options = job
+#: a claim older than this is taken over (its process died); runs take minutes at most
+CLAIM_STALE_S = 3600.0
+
+
+def _claim(path: Path) -> bool:
+    """Claim the run cached at ``path`` for this process, so that several suites started
+    at once share the work; False if another live process holds a fresh claim."""
+    claim = path.with_suffix(".claim")
+    claim.parent.mkdir(parents=True, exist_ok=True)
+    mine = f"{socket.gethostname()} {os.getpid()}"
+    try:
+        with open(claim, "x") as handle:
+            handle.write(mine)
+        return True
+    except FileExistsError:
+        try:
+            host, _, pid = claim.read_text().partition(" ")
+            fresh = time.time() - claim.stat().st_mtime < CLAIM_STALE_S
+        except (FileNotFoundError, ValueError):  # released meanwhile
+            return not path.exists() and _claim(path)
+        if fresh and (host != socket.gethostname() or _alive(int(pid or 0))):
+            return False
+        claim.write_text(mine)
+        return True
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return pid > 0
+
+
+def _run_job(job: tuple[str, str, int, int, dict[str, Any], str | None]
+             ) -> dict[str, Any] | None:
+    """Run one job; with a cache path, claim it first (None: another process has it) and
+    write the record there before returning it."""
+    task_name, method, seed, budget, options, where = job
+    path = None if where is None else Path(where)
+    if path is not None and (path.exists() or not _claim(path)):
+        return json.loads(path.read_text()) if path.exists() else None
     task = _STATE["tasks"][task_name]
-    return run_one(task, method, _STATE["benches"][task.table], seed, budget, options,
-                   _STATE["references"][task_name])
+    try:
+        record = run_one(task, method, _STATE["benches"][task.table], seed, budget, options,
+                         _STATE["references"][task_name])
+        if path is not None:
+            write_json(path, record)
+    finally:
+        if path is not None:
+            path.with_suffix(".claim").unlink(missing_ok=True)
+    return record
 
 
 def write_json(path: Path, data: Any) -> None:
@@ -354,11 +405,13 @@ def run_suite(tasks: dict[str, Task], benches: dict[str, TabularBenchmark],
               on_record: Callable[[list[dict[str, Any]]], None] | None = None,
               ) -> list[dict[str, Any]]:
     """Every (task, method, seed) run's record; cached ones are read from ``cache_dir``;
-    ``run=False`` only reads the cache. ``on_record(records)`` is called after each new run."""
+    ``run=False`` only reads the cache. ``on_record(records)`` is called after each new run.
+    Several suites started at once on the same cache share the runs (each claims a run
+    before starting it); each returns the runs it did or found cached."""
     from hwnas.progress import progress_bar
 
     chosen = {m: {**METHODS[m].options, **(options or {}).get(m, {})} for m in methods}
-    records, jobs, paths = [], [], {}
+    records, jobs = [], []
     for task in tasks.values():
         bench = benches[task.table]
         for method in methods:
@@ -370,8 +423,8 @@ def run_suite(tasks: dict[str, Task], benches: dict[str, TabularBenchmark],
                     if cached.get("options") == chosen[method]:
                         records.append(cached)
                         continue
-                paths[(task.name, method, seed)] = path
-                jobs.append((task.name, method, seed, budget, chosen[method]))
+                jobs.append((task.name, method, seed, budget, chosen[method],
+                             None if path is None else str(path)))
     if not run or not jobs:
         return records
     for bench in benches.values():
@@ -389,11 +442,10 @@ def run_suite(tasks: dict[str, Task], benches: dict[str, TabularBenchmark],
             finished = pool.imap_unordered(_run_job, jobs)
         try:
             for record in finished:
-                path = paths[(record["task"], record["method"], record["seed"])]
-                if path is not None:
-                    write_json(path, record)
-                records.append(record)
                 bar.update(advance=1)
+                if record is None:  # another process is running it
+                    continue
+                records.append(record)
                 if on_record is not None:
                     on_record(records)
         finally:

@@ -257,3 +257,34 @@ def plot_curves(data: dict[str, Any], records: Sequence[dict[str, Any]], path: P
     figure.savefig(path, dpi=110)
     plt.close(figure)
     return path
+
+
+def markdown(data: dict[str, Any]) -> str:
+    """The per-task tables and target verdicts as Markdown (for benchmarks/README.md), the
+    worst task first."""
+    worst = data["worst_task"]
+    lines = []
+    for name in sorted(data["tasks"], key=lambda n: n != worst):
+        entry = data["tasks"][name]
+        lines += [f"**{name}**{' (worst task)' if name == worst else ''}: `{entry['table']}`, "
+                  f"objectives {', '.join(o[0] for o in entry['objectives'])}; reference "
+                  f"{entry['reference_point']}; random@800 = {entry['random800_hv_fraction']}"
+                  + ("" if entry["complete"] else
+                     f"; incomplete (seeds done/planned): {entry['incomplete_seeds']}"), "",
+                  "| method | seeds | " + " | ".join(f"@{c}" for c in CHECKPOINTS)
+                  + " | to r@800 | to 98% | to 99% | dup | ms/prop |",
+                  "|---" * (len(CHECKPOINTS) + 7) + "|"]
+        for method, m in entry["methods"].items():
+            cells = [_cell(m["hv_fraction"][str(c)], m["hv_fraction_iqr"][str(c)])
+                     for c in CHECKPOINTS]
+            reached = [str(m[k]) if m[k] is not None else "never"
+                       for k in ("evals_to_random800", *FRACTIONS)]
+            lines.append(f"| `{method}` | {m['seeds']} | " + " | ".join(cells + reached) +
+                         f" | {m['duplicate_fraction']:.3f} | "
+                         f"{m['strategy_ms_per_proposal']:.1f} |")
+        lines.append("")
+        for check in entry["targets"]:
+            verdict = {True: "MET", False: "MISSED", None: "N/A"}[check["met"]]
+            lines.append(f"- {verdict}: linas {check['target']} ({check['figures']})")
+        lines.append("")
+    return "\n".join(lines)

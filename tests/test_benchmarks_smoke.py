@@ -195,3 +195,20 @@ def test_hv_fraction_curve_counts_only_improvements(se):
     curve = se.hv_fraction_curve(points, ["maximize", "minimize"], reference=[0.0, 10.0],
                                  best=5.0)
     assert curve.tolist() == pytest.approx([0.5, 0.5, 0.5, 0.5 + 0.4 * 1.0 / 5.0])
+
+
+def test_a_run_claimed_by_a_live_process_is_left_to_it(se, tmp_path):
+    import os
+    import socket
+    import subprocess
+
+    path = tmp_path / "run.json"
+    host = socket.gethostname()
+    path.with_suffix(".claim").write_text(f"{host} {os.getppid()}")  # alive: our parent
+    assert se._claim(path) is False
+    dead = subprocess.Popen(["true"])  # a process that has exited
+    dead.wait()
+    path.with_suffix(".claim").write_text(f"{host} {dead.pid}")
+    assert se._claim(path) is True
+    assert path.with_suffix(".claim").read_text() == f"{host} {os.getpid()}"
+    assert se._claim(tmp_path / "other.json") is True
