@@ -50,15 +50,17 @@ def svr(
 
 @PREDICTORS.register("gbt")
 def gbt(
-    n_estimators: int = 50,
+    n_estimators: int = 30,
     max_depth: int = 3,
-    learning_rate: float = 0.2,
+    learning_rate: float = 0.3,
     subsample: float = 0.8,
     random_state: int = 0,
 ) -> GradientBoostingRegressor:
     """Gradient-boosted regression trees (squared error; scale-free in the target).
 
-    Exact (not histogram) splits, which are faster and better on a few hundred samples.
+    Exact (not histogram) splits, which are faster and better on a few hundred samples;
+    30 trees at rate 0.3 rank as well as 50 at 0.2 on the search tables (Kendall tau within
+    0.01) and fit in 60% of the time, which LINAS pays every batch.
     """
     return GradientBoostingRegressor(
         n_estimators=n_estimators,
