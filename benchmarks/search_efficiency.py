@@ -505,7 +505,8 @@ def load_tables(tasks: dict[str, Task]) -> tuple[dict[str, Task], dict[str, Tabu
             bench = benches.get(task.table) or load_benchmark(task.table)
             bench.values([name for name, _ in task.objectives])
         except HwnasError as error:
-            skipped[task.name] = f"table {task.table!r}: {error}"
+            skipped[task.name] = (f"table {task.table!r} is registered but cannot be read "
+                                  f"(not built yet?): {str(error).split(' (')[0]}")
             continue
         benches[task.table], ready[task.name] = bench, task
     for name, why in skipped.items():
@@ -531,6 +532,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--report", action="store_true",
                         help="summarise the cached runs only, run nothing")
     parser.add_argument("--no-cache", action="store_true", help="rerun cached runs")
+    parser.add_argument("--readme", action="store_true",
+                        help="write the results into benchmarks/README.md (between its "
+                             "markers)")
     args = parser.parse_args(argv)
     seeds = args.seeds or (3 if args.quick else SEEDS)
     budget = args.budget or (200 if args.quick else BUDGET)
@@ -568,6 +572,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
                         args.workers, None if args.no_cache else ROOT / "runs"
                         / "search_efficiency", run=not args.report, on_record=publish)
     data = publish(records, final=True)
+    if args.readme:
+        report.update_readme(ROOT / "benchmarks" / "README.md", data)
     print(f"wrote {json_path} ({time.perf_counter() - started:.0f} s)")
     return data
 

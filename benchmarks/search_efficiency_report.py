@@ -288,3 +288,34 @@ def markdown(data: dict[str, Any]) -> str:
             lines.append(f"- {verdict}: linas {check['target']} ({check['figures']})")
         lines.append("")
     return "\n".join(lines)
+
+
+README_BEGIN = "<!-- search_efficiency results: written by search_efficiency.py --readme -->"
+README_END = "<!-- end of search_efficiency results -->"
+
+
+def tasks_markdown(data: dict[str, Any]) -> str:
+    lines = ["| task | table | objectives | sub-networks | true front | reference point "
+             "(fixed in advance) | random@800 [IQR] |", "|---|---|---|---|---|---|---|"]
+    for name, entry in data["tasks"].items():
+        lines.append(f"| `{name}` | `{entry['table']}` | "
+                     f"{', '.join(f'{o[0]} ({o[1][:3]})' for o in entry['objectives'])} | "
+                     f"{entry['space_size']:,} | {entry['true_front_size']} | "
+                     f"{entry['reference_point']} | {entry['random800_hv_fraction']:.4f} "
+                     f"[{entry['random800_iqr'][0]:.4f}-{entry['random800_iqr'][1]:.4f}] |")
+    for name, why in data["skipped_tasks"].items():
+        lines.append(f"| `{name}` | not run: {why} | | | | | |")
+    return "\n".join(lines)
+
+
+def update_readme(path: Path, data: dict[str, Any]) -> None:
+    """Replace the results between :data:`README_BEGIN` and :data:`README_END` in ``path``."""
+    text = path.read_text()
+    if README_BEGIN not in text or README_END not in text:
+        raise ValueError(f"{path} has no results markers ({README_BEGIN!r} ... {README_END!r})")
+    head, rest = text.split(README_BEGIN, 1)
+    _, tail = rest.split(README_END, 1)
+    body = (f"Written {data['written']} at commit {data['git_commit']} ({data['mode']} mode: "
+            f"budget {data['budget']}, {data['seeds_planned']} seeds planned; caps "
+            f"{data['caps'] or 'none'}).\n\n{tasks_markdown(data)}\n\n{markdown(data)}")
+    path.write_text(f"{head}{README_BEGIN}\n{body}\n{README_END}{tail}")
