@@ -245,7 +245,13 @@ class LINAS(HistoryStrategy):
                                    for _ in range(self.inner_population - len(front))]))
         population, scores = evolve(self.space, problem.score, np.concatenate(start),
                                     self.inner_population, self.inner_generations, rng)
-        return self.unseen_rows(population[rank_order(scores, rng)], n, taken)
+        # rank the candidates together with the measured sub-networks (their true values):
+        # a candidate predicted to be dominated by a measured one comes after those that
+        # would extend the measured front
+        measured = to_minimization(targets, self.directions)
+        order = rank_order(np.concatenate([measured, scores]), rng)
+        order = order[order >= len(measured)] - len(measured)
+        return self.unseen_rows(population[order], n, taken)
 
     def _explore(self, problem: _PredictedProblem, rows: np.ndarray, targets: np.ndarray,
                  n: int, rng: np.random.Generator, taken: set[str],
