@@ -274,6 +274,6 @@ class LINAS(HistoryStrategy):
                 break
         if screen and len(candidates) > n:
             encoded = np.stack([self.space.encode(c) for c in candidates])
-            order = rank_order(problem.optimistic(encoded), rng)
-            candidates = [candidates[i] for i in order]
+            order = rank_order(np.concatenate([measured, problem.optimistic(encoded)]), rng)
+            candidates = [candidates[i - len(measured)] for i in order if i >= len(measured)]
         return self.unseen(candidates, n, taken)
