@@ -59,8 +59,17 @@ class _PredictedProblem:
         self.models, self.signs, self.earlier = models, signs, earlier
 
     def score(self, rows: np.ndarray, models: list | None = None) -> np.ndarray:
+        """Predictions (minimised) of each row; each encoding is computed once for all the
+        models that share it (the pipelines' encoders need no fitting data)."""
         rows = np.asarray(rows, dtype=np.int64)
-        return np.column_stack([m.predict(rows) for m in models or self.models]) * self.signs
+        features: dict[str, np.ndarray] = {}
+        columns = []
+        for model in models or self.models:
+            encoder = model.named_steps["encode"]
+            if encoder.encoding not in features:
+                features[encoder.encoding] = encoder.transform(rows)
+            columns.append(model.named_steps["model"].predict(features[encoder.encoding]))
+        return np.column_stack(columns) * self.signs
 
     def optimistic(self, rows: np.ndarray) -> np.ndarray:
         """Mean minus spread of the current and the earlier asks' models (an ensemble
