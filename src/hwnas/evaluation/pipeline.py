@@ -94,9 +94,11 @@ class Pipeline:
     A plain function of a config once built, so it can run on any worker.
     """
 
-    def __init__(self, supernet: Any, figures: Sequence[Figure], data: Any = None,
+    def __init__(self, supernet: Any, figures: Sequence[Figure | Measure], data: Any = None,
                  recalibrate: Recalibrate | None = DEFAULT_RECALIBRATION,
                  transform: Transform | None = None) -> None:
+        figures = [f if isinstance(f, (Objective, Metric)) else Metric(f.name, f)
+                   for f in figures]
         keys = [f.key for f in figures]
         repeated = sorted({k for k in keys if keys.count(k) > 1})
         if repeated:

@@ -18,7 +18,7 @@ from torch import nn
 
 from hwnas.errors import InvalidConfigError
 from hwnas.measure.base import Measure, MeasureContext, Measurement
-from hwnas.measure.onnx import onnx_feed, onnx_session
+from hwnas.measure.onnx import export_onnx, onnx_feed, onnx_session
 from hwnas.supernets import io
 
 BACKENDS = ("torch", "onnxruntime")
@@ -91,6 +91,8 @@ class LatencyMeasure(Measure):
     def __call__(self, artifact: Any, context: MeasureContext) -> Measurement:
         batch = io.batch_of(context.example_inputs, self.batch_size)
         if self.backend == "onnxruntime":
+            if isinstance(artifact, nn.Module):  # called directly on a module: export it
+                artifact = export_onnx(artifact, context.example_inputs)
             session = onnx_session(artifact, self.threads)
             feed = onnx_feed(batch)
             return time_callable(lambda: session.run(None, feed), self.warmup, self.repeats,
