@@ -86,7 +86,6 @@ def test_misspelt_measure_option_raises():
 
 def test_accuracy_recalibrates_on_a_copy_not_the_supernet():
     from hwnas.data import load_dataset
-
     from hwnas.evaluation import Pipeline
     from hwnas.measure import Metric
 
