@@ -14,7 +14,11 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "hwnas.errors": ["CheckpointError", "EvaluationError", "HwnasError", "InvalidConfigError",
                      "MissingExtraError", "StudyError", "UnknownNameError"],
-    "hwnas.measure": ["MEASURES", "Evaluator", "Measure", "Measurement", "Objective"],
+    "hwnas.data": ["DataSplits", "load_npz"],
+    "hwnas.evaluation": ["EvaluatorSpec", "Pipeline", "build_evaluator", "create_evaluator"],
+    "hwnas.export": ["write_module"],
+    "hwnas.measure": ["MEASURES", "Evaluator", "LatencyMeasure", "Measure", "Measurement",
+                      "Metric", "Objective"],
     "hwnas.results": ["Result"],
     "hwnas.space": ["Categorical", "Choice", "Config", "IntRange", "SearchSpace"],
     "hwnas.strategies": ["STRATEGIES", "Strategy", "create_strategy"],
@@ -48,7 +52,23 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
         StudyError,
         UnknownNameError,
     )
-    from hwnas.measure import MEASURES, Evaluator, Measure, Measurement, Objective  # noqa: F401
+    from hwnas.data import DataSplits, load_npz  # noqa: F401
+    from hwnas.evaluation import (  # noqa: F401
+        EvaluatorSpec,
+        Pipeline,
+        build_evaluator,
+        create_evaluator,
+    )
+    from hwnas.export import write_module  # noqa: F401
+    from hwnas.measure import (  # noqa: F401
+        MEASURES,
+        Evaluator,
+        LatencyMeasure,
+        Measure,
+        Measurement,
+        Metric,
+        Objective,
+    )
     from hwnas.results import Result  # noqa: F401
     from hwnas.space import Categorical, Choice, Config, IntRange, SearchSpace  # noqa: F401
     from hwnas.strategies import STRATEGIES, Strategy, create_strategy  # noqa: F401
