@@ -43,6 +43,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
+    from hwnas.data import DataSplits, load_npz  # noqa: F401
     from hwnas.errors import (  # noqa: F401
         CheckpointError,
         EvaluationError,
@@ -52,7 +53,6 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
         StudyError,
         UnknownNameError,
     )
-    from hwnas.data import DataSplits, load_npz  # noqa: F401
     from hwnas.evaluation import (  # noqa: F401
         EvaluatorSpec,
         Pipeline,
