@@ -158,11 +158,15 @@ def load_npz(path: str | Path, *, name: str | None = None) -> DataSplits:
 
 def as_data_splits(data: Any) -> DataSplits:
     """``data`` as :class:`DataSplits`: already one; a ``.npz`` path; a dict with the
-    :data:`ARRAY_NAMES` arrays (or ``train``/``val``/``test`` pairs)."""
+    :data:`ARRAY_NAMES` arrays (or ``train``/``val``/``test`` pairs); a ``(train, val[,
+    test])`` sequence of ``(inputs, labels)`` pairs."""
     if isinstance(data, DataSplits):
         return data
     if isinstance(data, (str, Path)):
         return load_npz(data)
+    if isinstance(data, (tuple, list)) and len(data) in (2, 3) and all(
+            isinstance(pair, (tuple, list)) and len(pair) == 2 for pair in data):
+        return DataSplits.from_arrays(*data)
     if isinstance(data, dict):
         if "train" in data:
             unknown = sorted(set(data) - {"train", "val", "test"})

@@ -29,9 +29,9 @@ DEFAULT_OBJECTIVES = ("accuracy", "latency")
 
 def _user_data(data: Any) -> tuple[Any, dict[str, Any]]:
     """The user's data as DataSplits, and what a checkpoint records about it."""
-    from hwnas.evaluation import as_splits
+    from hwnas.data import as_data_splits
 
-    splits = as_splits(data)
+    splits = as_data_splits(data)
     if isinstance(data, (str, Path)):
         record = {"kind": "npz", "name": str(Path(data).resolve()),
                   "fingerprint": splits.fingerprint()}
@@ -125,9 +125,9 @@ def check_resume(study: Study, *, checkpoint: str | Path | None = None,
                                 or spec.data.name != dataset):
         problems.append(("dataset", spec.data.name if spec.data else None, dataset))
     if data is not None:
-        from hwnas.evaluation import as_splits
+        from hwnas.data import as_data_splits
 
-        fingerprint = as_splits(data).fingerprint()
+        fingerprint = as_data_splits(data).fingerprint()
         if spec.data is None or spec.data.fingerprint != fingerprint:
             problems.append(("data", spec.data.name if spec.data else None,
                              f"{data} (other arrays)"))

@@ -5,7 +5,6 @@ evaluator (``config -> {key: Measurement}``)."""
 from hwnas.evaluation.builder import (
     DATA_SOURCES,
     SOURCES,
-    as_splits,
     build_data,
     build_evaluator,
     create_evaluator,
@@ -22,5 +21,5 @@ from hwnas.evaluation.spec import DataSpec, EvaluatorSpec, MeasureSpec, SourceSp
 
 __all__ = ["DATA_SOURCES", "SOURCES", "TRANSFORMS", "Artifacts", "CallableEvaluator",
            "DataSpec", "EvaluatorSpec", "LookupEvaluator", "MeasureSpec", "Pipeline",
-           "SourceSpec", "Transform", "as_splits", "build_data", "build_evaluator",
+           "SourceSpec", "Transform", "build_data", "build_evaluator",
            "create_evaluator"]

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hwnas.data import as_data_splits
 from hwnas.errors import CheckpointError, InvalidConfigError, StudyError
 from hwnas.evaluation.pipeline import (
     DEFAULT_RECALIBRATION,
@@ -138,8 +139,6 @@ def _check_fingerprint(spec: DataSpec, splits: Any, where: str) -> Any:
 
 @DATA_SOURCES.register("npz")
 def _npz(spec: DataSpec, base_dir: Path | None, given: dict[str, Any]) -> Any:
-    from hwnas.data import as_data_splits
-
     if given.get("data") is not None:
         return _check_fingerprint(spec, as_data_splits(given["data"]), "given")
     path = resolve_path(spec.name, base_dir)
@@ -153,18 +152,7 @@ def _arrays(spec: DataSpec, base_dir: Path | None, given: dict[str, Any]) -> Any
             f"this study measures the user's arrays ({spec.name!r}, fingerprint "
             f"{(spec.fingerprint or '')[:12]}...); pass the same data= to Study.load"
         )
-    return _check_fingerprint(spec, as_splits(given["data"]), "given")
-
-
-def as_splits(data: Any) -> Any:
-    """The user's data as DataSplits: a DataSplits, a dict of arrays, an ``.npz`` path, or
-    a ``(train, val[, test])`` sequence of ``(inputs, labels)`` pairs."""
-    from hwnas.data import DataSplits, as_data_splits
-
-    if isinstance(data, (tuple, list)) and len(data) in (2, 3) \
-            and all(isinstance(p, (tuple, list)) and len(p) == 2 for p in data):
-        return DataSplits.from_arrays(*data)
-    return as_data_splits(data)
+    return _check_fingerprint(spec, as_data_splits(given["data"]), "given")
 
 
 # -- building ----------------------------------------------------------------------------------
@@ -326,7 +314,7 @@ def create_evaluator(
         if dataset is not None:
             raise InvalidConfigError("give either data= (your arrays) or dataset= (a registered "
                                      "name), not both")
-        splits = as_splits(data)
+        splits = as_data_splits(data)
         data_spec: DataSpec | None = _data_spec(data, splits, base_dir)
     elif checkpoint is not None:
         data_spec = _checkpoint_data(metadata, dataset, dataset_options, split_seed, base_dir)
@@ -364,5 +352,5 @@ def create_evaluator(
     return Created(spec, built, space)
 
 
-__all__ = ["DATA_SOURCES", "SOURCES", "Created", "Evaluand", "Evaluator", "as_splits",
+__all__ = ["DATA_SOURCES", "SOURCES", "Created", "Evaluand", "Evaluator",
            "build_data", "build_evaluator", "create_evaluator"]
