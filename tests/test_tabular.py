@@ -9,11 +9,22 @@ import pytest
 
 from hwnas.errors import InvalidConfigError, UnknownNameError
 from hwnas.pareto import hypervolume
+from hwnas.space import Categorical, Choice
 from hwnas.study import Study
 from hwnas.supernets import create_supernet
-from hwnas.tabular import TabularBenchmark, load_benchmark
+from hwnas.tabular import BENCHMARKS, TabularBenchmark, load_benchmark
 
 OBJECTIVES = [("accuracy", "maximize"), ("latency", "minimize")]
+
+# what kind of space each packaged table claims to be, checked on its stored space
+SUITE = {
+    "mnist1d_cnn1d": {"size": 20736, "kind": "ordered, threshold conditions",
+                      "latencies": ["latency"]},
+    "mnist1d_cells": {"size": 15625, "kind": "categorical",
+                      "latencies": ["latency@b1", "latency@b32"]},
+    "mnist1d_blocks": {"size": 10000, "kind": "categorical parents",
+                       "latencies": ["latency"]},
+}
 
 
 @pytest.fixture(scope="module")
@@ -141,3 +152,105 @@ def test_save_and_load_round_trip(bench, tmp_path):
     np.testing.assert_array_equal(copy.configs, bench.configs)
     np.testing.assert_array_equal(copy.values(copy.metrics), bench.values(bench.metrics))
     assert copy.metadata["dataset"] == bench.metadata["dataset"]
+
+
+# -- the whole suite -------------------------------------------------------------------------
+@pytest.fixture(scope="module", params=sorted(BENCHMARKS.names()))
+def suite_bench(request) -> tuple[str, TabularBenchmark]:
+    return request.param, load_benchmark(request.param)
+
+
+def test_the_suite_is_registered():
+    assert set(BENCHMARKS.names()) == set(SUITE)
+
+
+def test_each_table_covers_its_space_exactly_once(suite_bench):
+    name, bench = suite_bench
+    space = bench.space
+    assert len(bench) == space.size() == SUITE[name]["size"]
+    assert bench.metadata["build"]["complete"]
+    ids = [space.arch_id(bench.config(row)) for row in range(len(bench))]
+    assert len(set(ids)) == len(bench)
+    assert set(ids) == {space.arch_id(c) for c in space.enumerate()}
+    np.testing.assert_array_equal(space.canonical_indices(bench.configs), bench.configs)
+
+
+def test_each_table_has_finite_metrics_and_its_record(suite_bench):
+    name, bench = suite_bench
+    latencies = SUITE[name]["latencies"]
+    assert set(bench.metrics) >= {"accuracy", "test_accuracy", "macs", "params", *latencies}
+    assert np.isfinite(bench.values(bench.metrics)).all()
+    assert np.isfinite(bench.spreads(bench.metrics)).all()
+    accuracy, test_accuracy = bench.values(["accuracy", "test_accuracy"]).T
+    assert 0.0 <= accuracy.min() < accuracy.max() <= 1.0
+    assert 0.0 <= test_accuracy.min() < test_accuracy.max() <= 1.0
+    assert (bench.values(latencies) > 0).all()
+    assert (bench.values(["macs", "params"]) > 0).all()
+    for metric in latencies:
+        assert bench.metadata["metrics"][metric]["unit"] == "ms"
+        assert bench.direction(metric) == "minimize"
+    for key in ("dataset", "training", "measures", "machine", "build"):
+        assert key in bench.metadata
+
+
+def test_each_tables_space_has_the_kind_it_claims(suite_bench):
+    name, bench = suite_bench
+    dims = bench.space.dims
+    kind = SUITE[name]["kind"]
+    if kind == "categorical":
+        assert all(isinstance(d, Categorical) and not d.ordered for d in dims)
+        assert all(d.active_if is None for d in dims)
+    elif kind == "categorical parents":
+        parents = {d.active_if[0] for d in dims if d.active_if is not None}
+        assert parents and all(isinstance(bench.space[p], Categorical) for p in parents)
+        rules = [d.active_if[1] for d in dims if d.active_if is not None]
+        assert all(isinstance(rule, frozenset) for rule in rules)
+        assert any(len(rule) > 1 for rule in rules)  # a gene shared by two block types
+        assert any(isinstance(d, Choice) and d.active_if is not None for d in dims)
+    else:
+        assert all(isinstance(d, Choice) and d.ordered for d in dims)
+        assert any(d.active_if is not None and not isinstance(d.active_if[1], frozenset)
+                   for d in dims)
+
+
+def test_each_tables_tasks_have_a_nontrivial_front(suite_bench):
+    """Several sub-networks on every task's front, and the most accurate one alone holds
+    well under half of the front's hypervolume against a reference just outside the
+    front's nadir (10% of its range): measuring the best network first does not win."""
+    name, bench = suite_bench
+    for objectives in bench.tasks.values():
+        front = bench.pareto_front(objectives)
+        assert 5 <= len(front) < len(bench) // 10
+        names = [metric for metric, _direction in objectives]
+        directions = [direction for _metric, direction in objectives]
+        points = bench.values(names)[front]
+        low, high = points.min(axis=0), points.max(axis=0)
+        reference = [low[i] - 0.1 * (high[i] - low[i]) if d == "maximize"
+                     else high[i] + 0.1 * (high[i] - low[i]) for i, d in enumerate(directions)]
+        best = points[[np.argmax(points[:, 0])]]
+        assert hypervolume(best, directions, reference) < 0.5 * hypervolume(
+            points, directions, reference)
+
+
+def test_the_cells_table_serves_the_three_objective_task():
+    bench = load_benchmark("mnist1d_cells")
+    objectives = [("accuracy", "maximize"), ("latency@b1", "minimize"),
+                  ("latency@b32", "minimize")]
+    assert objectives in bench.tasks.values()
+    assert bench.default_objectives == objectives[:2]
+    front3 = set(bench.pareto_front(objectives).tolist())
+    assert set(bench.pareto_front(objectives[:2]).tolist()) <= front3
+    assert set(bench.pareto_front(objectives[::2]).tolist()) <= front3
+    assert bench.hypervolume_of_front() == bench.hypervolume_of_front(objectives[:2])
+
+
+def test_inactive_genes_of_a_block_type_do_not_matter():
+    bench = load_benchmark("mnist1d_blocks")
+    space = bench.space
+    config = {**space.smallest(), "s0.type": "skip", "s1.type": "sep"}
+    other = {**config, "s0.kernel": 7, "s0.width": space["s0.width"].values[-1],
+             "s1.width": space["s1.width"].values[-1]}
+    assert bench.lookup(config) == bench.lookup(other)
+    assert bench.row(config) == bench.row(other)
+    changed = {**config, "s1.expand": space["s1.expand"].values[-1]}
+    assert bench.row(changed) != bench.row(config)

@@ -12,7 +12,13 @@ The table is one ``.npz`` file (``numpy.savez_compressed``, no pickles):
   inter-quartile range of the repeats, 0 for exact figures);
 - ``metadata``: a JSON string with the format, the space (:meth:`SearchSpace.to_dict`), the
   metrics (direction, unit, repeats), and how the table was made (data set, seed, training
-  report, measure settings, machine).
+  report, measure settings, machine); optionally ``objectives`` (the table's default
+  ``[[metric, direction], ...]``) and ``tasks`` (named objective lists it is meant for).
+
+The packaged tables (``BENCHMARKS.names()``) are a suite of kinds of space: ordered widths
+and depths with threshold conditions (``mnist1d_cnn1d``), unordered operation choices per
+cell edge (``mnist1d_cells``, also a three-objective task with two latency targets), and
+block types whose own genes are active only under them (``mnist1d_blocks``).
 
 >>> bench = load_benchmark("mnist1d_cnn1d")
 >>> len(bench) == bench.space.size()
@@ -87,7 +93,7 @@ class TabularBenchmark:
         except (OSError, KeyError, ValueError) as error:
             raise HwnasError(
                 f"{str(path)!r} is not a readable hwnas benchmark table ({error}); rebuild it "
-                "with benchmarks/tabular/build_mnist1d_table.py"
+                "with its build script in benchmarks/tabular/"
             ) from None
         if metadata.get("format") != FORMAT:
             raise HwnasError(f"{str(path)!r} has format {metadata.get('format')!r}, "
@@ -116,6 +122,20 @@ class TabularBenchmark:
     def metrics(self) -> list[str]:
         """The measured metrics' names, in table order."""
         return list(self._values)
+
+    @property
+    def default_objectives(self) -> list[tuple[str, str]]:
+        """The table's own default objectives (``metadata["objectives"]``), else
+        :data:`DEFAULT_OBJECTIVES` (accuracy and latency)."""
+        return [tuple(pair) for pair in self.metadata.get("objectives", DEFAULT_OBJECTIVES)]
+
+    @property
+    def tasks(self) -> dict[str, list[tuple[str, str]]]:
+        """Named objective lists the table is meant for (``metadata["tasks"]``), at least
+        ``{"default": default_objectives}``."""
+        tasks = {name: [tuple(pair) for pair in objectives]
+                 for name, objectives in self.metadata.get("tasks", {}).items()}
+        return tasks or {"default": self.default_objectives}
 
     def direction(self, metric: str) -> str:
         """``"maximize"`` or ``"minimize"``: the natural direction of ``metric``."""
@@ -169,27 +189,29 @@ class TabularBenchmark:
                          for n in names], axis=1)
 
     # -- the true front ----------------------------------------------------------------
-    def pareto_front(self, objectives: Objectives = DEFAULT_OBJECTIVES,
+    def pareto_front(self, objectives: Objectives | None = None,
                      rows: Sequence[int] | np.ndarray | None = None) -> np.ndarray:
         """Row indices (sorted) of the non-dominated sub-networks for ``objectives``
-        (``[(metric, "maximize" | "minimize"), ...]``), over the whole table or ``rows``."""
+        (``[(metric, "maximize" | "minimize"), ...]``; default :attr:`default_objectives`),
+        over the whole table or ``rows``."""
         names, directions = self._split(objectives)
         candidates = np.arange(len(self)) if rows is None else np.asarray(rows, dtype=np.int64)
         front = non_dominated(self.values(names)[candidates], directions)
         return np.sort(candidates[front])
 
-    def default_reference(self, objectives: Objectives = DEFAULT_OBJECTIVES) -> list[float]:
+    def default_reference(self, objectives: Objectives | None = None) -> list[float]:
         """The worst value of each objective over the whole table."""
         names, directions = self._split(objectives)
         values = self.values(names)
         return [float(values[:, i].min() if d == "maximize" else values[:, i].max())
                 for i, d in enumerate(directions)]
 
-    def hypervolume_of_front(self, objectives: Objectives = DEFAULT_OBJECTIVES,
+    def hypervolume_of_front(self, objectives: Objectives | None = None,
                              reference: Sequence[float] | None = None) -> float:
         """Hypervolume of the true front: the most any search of this space can reach
         against ``reference`` (default :meth:`default_reference`)."""
         names, directions = self._split(objectives)
+        objectives = self.default_objectives if objectives is None else objectives
         reference = self.default_reference(objectives) if reference is None else reference
         front = self.pareto_front(objectives)
         return hypervolume(self.values(names)[front], directions, list(reference))
@@ -209,7 +231,9 @@ class TabularBenchmark:
             raise InvalidConfigError(f"unknown metric {name!r}; this table has {self.metrics}")
         return name
 
-    def _split(self, objectives: Objectives) -> tuple[list[str], list[str]]:
+    def _split(self, objectives: Objectives | None) -> tuple[list[str], list[str]]:
+        if objectives is None:
+            objectives = self.default_objectives
         if not objectives:
             raise InvalidConfigError("give at least one objective, e.g. [('accuracy', "
                                      "'maximize'), ('latency', 'minimize')]")
@@ -235,6 +259,28 @@ def mnist1d_cnn1d() -> TabularBenchmark:
     """The ``cnn1d_bench`` super-network on mnist1d: 20,736 sub-networks with val and test
     accuracy, latency (torch, batch 1, one thread), MACs, params and model size."""
     return TabularBenchmark.load(_packaged("mnist1d_cnn1d.npz"))
+
+
+@BENCHMARKS.register("mnist1d_cells")
+def mnist1d_cells() -> TabularBenchmark:
+    """A cell-based one-shot super-network on mnist1d (``benchmarks/tabular/cells.py``): one
+    cell of 6 edges, each an unordered :class:`~hwnas.space.Categorical` choice among
+    ``zero, skip, conv3, conv5, maxpool3``, stacked in 3 stages; 5**6 = 15,625 cells, trained
+    once with fair single-path sampling. Val and test accuracy, latency at batch 1 and at
+    batch 32 (``latency@b1``, ``latency@b32``; torch, one thread), MACs, params. Tasks:
+    accuracy against either latency, and the three objectives together."""
+    return TabularBenchmark.load(_packaged("mnist1d_cells.npz"))
+
+
+@BENCHMARKS.register("mnist1d_blocks")
+def mnist1d_blocks() -> TabularBenchmark:
+    """A block-type one-shot super-network on mnist1d (``benchmarks/tabular/blocks.py``): 4
+    stages, each a :class:`~hwnas.space.Categorical` block type ``conv, sep, pool, skip``
+    whose genes are conditional on it (kernel for ``{conv, sep}``, width for ``{conv}``,
+    expansion for ``{sep}``); 10**4 = 10,000 sub-networks, trained once with fair
+    single-path sampling. Val and test accuracy, latency (torch, batch 1, one thread),
+    MACs, params."""
+    return TabularBenchmark.load(_packaged("mnist1d_blocks.npz"))
 
 
 def load_benchmark(name: str = "mnist1d_cnn1d") -> TabularBenchmark:
