@@ -364,10 +364,18 @@ def _run_job(job: tuple[str, str, int, int, dict[str, Any], str | None]
              ) -> dict[str, Any] | None:
     """Run one job; with a cache path, claim it first (None: another process has it) and
     write the record there before returning it."""
+    where = job[-1]
+    if where is not None:
+        path = Path(where)
+        if path.exists() or not _claim(path):
+            return json.loads(path.read_text()) if path.exists() else None
+    return _run_job_claimed(job)
+
+
+def _run_job_claimed(job: tuple[str, str, int, int, dict[str, Any], str | None]
+                     ) -> dict[str, Any]:
     task_name, method, seed, budget, options, where = job
     path = None if where is None else Path(where)
-    if path is not None and (path.exists() or not _claim(path)):
-        return json.loads(path.read_text()) if path.exists() else None
     task = _STATE["tasks"][task_name]
     try:
         record = run_one(task, method, _STATE["benches"][task.table], seed, budget, options,
@@ -415,8 +423,8 @@ def run_suite(tasks: dict[str, Task], benches: dict[str, TabularBenchmark],
               ) -> list[dict[str, Any]]:
     """Every (task, method, seed) run's record; cached ones are read from ``cache_dir``;
     ``run=False`` only reads the cache. ``on_record(records)`` is called after each new run.
-    Several suites started at once on the same cache share the runs (each claims a run
-    before starting it); each returns the runs it did or found cached."""
+    Several suites started at once on the same cache share the runs: each claims a run
+    before starting it, and waits for the runs another one claimed."""
     from hwnas.progress import progress_bar
 
     chosen = {m: {**METHODS[m].options, **(options or {}).get(m, {})} for m in methods}
@@ -438,7 +446,7 @@ def run_suite(tasks: dict[str, Task], benches: dict[str, TabularBenchmark],
         return records
     for bench in benches.values():
         bench.row(bench.space.sample(np.random.default_rng(0)))  # id index, before the fork
-    jobs = job_order(jobs)
+    jobs, waiting = job_order(jobs), []
     with progress_bar(f"{len(jobs)} runs ({len(records)} cached)", total=len(jobs),
                       enabled=progress) as bar:
         if workers <= 1 or len(jobs) <= 1:
@@ -448,11 +456,12 @@ def run_suite(tasks: dict[str, Task], benches: dict[str, TabularBenchmark],
         else:
             pool = multiprocessing.get_context("fork").Pool(
                 workers, _init_worker, (tasks, benches, references))
-            finished = pool.imap_unordered(_run_job, jobs)
+            finished = pool.imap(_run_job, jobs)
         try:
-            for record in finished:
+            for job, record in zip(jobs, finished):
                 bar.update(advance=1)
-                if record is None:  # another process is running it
+                if record is None:  # another process is running it: wait below
+                    waiting.append(job)
                     continue
                 records.append(record)
                 if on_record is not None:
@@ -461,6 +470,16 @@ def run_suite(tasks: dict[str, Task], benches: dict[str, TabularBenchmark],
             if pool is not None:
                 pool.terminate()
                 pool.join()
+    if waiting:
+        _init_worker(tasks, benches, references)
+    for job in waiting:  # runs another suite claimed: read them when done, or run them
+        path = Path(job[-1])
+        while not path.exists() and not _claim(path):
+            time.sleep(5.0)
+        record = json.loads(path.read_text()) if path.exists() else _run_job_claimed(job)
+        records.append(record)
+        if on_record is not None:
+            on_record(records)
     return records
 
 
