@@ -39,7 +39,9 @@ class ElasticSupernet(nn.Module):
     """Base of the built-in super-networks: validation, the active config, example inputs.
 
     Subclasses set ``space`` and ``input_shape`` (one sample, without the batch dimension)
-    and implement ``_apply_config`` and ``_build_static``.
+    and implement ``_apply_config`` (switch the elastic layers to a config) and
+    ``_build_static`` (plain layers copied from the elastic ones as they are switched now);
+    ``extract`` switches to the config, builds, and switches back.
     """
 
     space: SearchSpace
@@ -56,7 +58,12 @@ class ElasticSupernet(nn.Module):
 
     def extract(self, config: Config) -> nn.Module:
         config = self.space.canonical(config)
-        static = self._build_static(config)
+        self._apply_config(config)
+        try:
+            static = self._build_static()
+        finally:
+            if self.active_config is not None:
+                self._apply_config(self.active_config)
         static.train(self.training)
         return static
 
@@ -66,8 +73,17 @@ class ElasticSupernet(nn.Module):
     def _apply_config(self, config: Config) -> None:
         raise NotImplementedError
 
-    def _build_static(self, config: Config) -> nn.Module:
+    def _build_static(self) -> nn.Module:
         raise NotImplementedError
+
+
+def forward_active(stages: nn.ModuleList, x: torch.Tensor) -> torch.Tensor:
+    """``x`` through every active block of every stage, in order."""
+    for blocks in stages:
+        for block in blocks:
+            if block.active:
+                x = block(x)
+    return x
 
 
 def save_checkpoint(supernet: nn.Module, path: str | Path, name: str,

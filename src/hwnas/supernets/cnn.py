@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from hwnas.space import Choice, Config, SearchSpace
-from hwnas.supernets.base import ElasticSupernet
+from hwnas.supernets.base import ElasticSupernet, forward_active
 from hwnas.supernets.elastic_ops import ElasticLinear, elastic_batchnorm, elastic_conv
 
 
@@ -82,15 +82,10 @@ class ElasticCNN(ElasticSupernet):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.stem(x)
-        for blocks in self.stages:
-            for block in blocks:
-                if block.active:
-                    x = block(x)
+        x = forward_active(self.stages, x)
         return self.classifier(self.pool(x))
 
-    def _build_static(self, config: Config) -> nn.Module:
-        previous_config = self.active_config
-        self._apply_config(config)
+    def _build_static(self) -> nn.Module:
         stem_conv, stem_bn = self.stem[0], self.stem[1]
         layers: list[nn.Module] = [stem_conv.to_static(self.input_shape[0]),
                                    stem_bn.to_static(stem_conv.active_out), nn.ReLU()]
@@ -102,6 +97,4 @@ class ElasticCNN(ElasticSupernet):
                                block.bn.to_static(block.conv.active_out), nn.ReLU()]
                     channels = block.conv.active_out
         layers += [self.pool[0].__class__(1), nn.Flatten(), self.classifier.to_static(channels)]
-        if previous_config is not None:
-            self._apply_config(previous_config)
         return nn.Sequential(*layers)

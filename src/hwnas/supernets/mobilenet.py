@@ -19,7 +19,7 @@ from torch import nn
 
 from hwnas.errors import InvalidConfigError
 from hwnas.space import Choice, Config, SearchSpace
-from hwnas.supernets.base import ElasticSupernet
+from hwnas.supernets.base import ElasticSupernet, forward_active
 from hwnas.supernets.elastic_ops import ElasticBatchNorm2d, ElasticConv2d
 from hwnas.supernets.static import Residual, SqueezeExcite, make_divisible
 
@@ -168,21 +168,14 @@ class MobileNetV3Supernet(ElasticSupernet):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.first(self.stem(x))
-        for blocks in self.stages:
-            for block in blocks:
-                if block.active:
-                    x = block(x)
+        x = forward_active(self.stages, x)
         return self.head(x)
 
-    def _build_static(self, config: Config) -> nn.Module:
-        previous_config = self.active_config
-        self._apply_config(config)
+    def _build_static(self) -> nn.Module:
         layers = [copy.deepcopy(self.stem), self.first.to_static()]
         layers += [block.to_static() for blocks in self.stages for block in blocks
                    if block.active]
         layers.append(copy.deepcopy(self.head))
-        if previous_config is not None:
-            self._apply_config(previous_config)
         return nn.Sequential(*layers)
 
 

@@ -16,7 +16,7 @@ from torch import nn
 
 from hwnas.errors import InvalidConfigError
 from hwnas.space import Choice, Config, SearchSpace
-from hwnas.supernets.base import ElasticSupernet
+from hwnas.supernets.base import ElasticSupernet, forward_active
 from hwnas.supernets.elastic_ops import ElasticBatchNorm2d, ElasticConv2d, ElasticLinear
 from hwnas.supernets.static import Residual, make_divisible
 
@@ -128,15 +128,10 @@ class ResNetSupernet(ElasticSupernet):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = torch.relu(self.stem(x))
-        for blocks in self.stages:
-            for block in blocks:
-                if block.active:
-                    x = block(x)
+        x = forward_active(self.stages, x)
         return self.classifier(self.pool(x))
 
-    def _build_static(self, config: Config) -> nn.Module:
-        previous_config = self.active_config
-        self._apply_config(config)
+    def _build_static(self) -> nn.Module:
         layers = [*_static_conv_bn(self.stem, self.input_shape[0]), nn.ReLU()]
         channels = self.stem[0].active_out
         for blocks in self.stages:
@@ -145,8 +140,6 @@ class ResNetSupernet(ElasticSupernet):
                     layers.append(block.to_static(channels))
                     channels = block.expand[0].active_out
         layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), self.classifier.to_static(channels)]
-        if previous_config is not None:
-            self._apply_config(previous_config)
         return nn.Sequential(*layers)
 
 

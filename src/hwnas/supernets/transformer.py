@@ -107,14 +107,10 @@ class ElasticTransformer(ElasticSupernet):
                 x = layer(x)
         return self.head(x)
 
-    def _build_static(self, config: Config) -> nn.Module:
-        previous_config = self.active_config
-        self._apply_config(config)
+    def _build_static(self) -> nn.Module:
         layers = [copy.deepcopy(self.embedding)]
         layers += [layer.to_static(self.hidden) for layer in self.layers if layer.active]
         layers.append(copy.deepcopy(self.head))
-        if previous_config is not None:
-            self._apply_config(previous_config)
         return nn.Sequential(*layers)
 
 
