@@ -251,7 +251,9 @@ def plot_curves(data: dict[str, Any], records: Sequence[dict[str, Any]], path: P
         axis.set_title(f"{name}{' (worst)' if name == data['worst_task'] else ''}")
         axis.grid(True, which="both", alpha=0.3)
     axes[0][0].set_ylabel("HV / true front's HV")
-    axes[0][-1].legend(loc="lower right", fontsize=8)
+    fullest = max(range(len(names)), key=lambda i: len(data["tasks"][names[i]]["methods"]),
+                  default=0)
+    axes[0][fullest].legend(loc="lower right", fontsize=8)
     figure.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=110)
