@@ -20,8 +20,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import multiprocessing
-import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -29,6 +27,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from oneshot import load_average, machine_info  # this folder: the one-shot tables' builder
 
 ROOT = Path(__file__).resolve().parents[2]
 TABLE = ROOT / "src" / "hwnas" / "benchmark_data" / "mnist1d_cnn1d.npz"
@@ -78,26 +77,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="latency is measured this many times, at different moments; "
                              "the fastest pass is kept")
     return parser.parse_args(argv)
-
-
-def machine_info() -> dict[str, Any]:
-    cpu = platform.processor()
-    try:
-        with open("/proc/cpuinfo") as handle:
-            cpu = next((line.split(":", 1)[1].strip() for line in handle
-                        if line.startswith("model name")), cpu)
-    except OSError:
-        pass
-    return {"cpu": cpu, "cpu_count": os.cpu_count(), "platform": platform.platform(),
-            "python": platform.python_version(), "torch": torch.__version__,
-            "numpy": np.__version__}
-
-
-def load_average() -> list[float] | None:
-    try:
-        return [round(x, 2) for x in os.getloadavg()]
-    except OSError:
-        return None
 
 
 def train(args: argparse.Namespace) -> dict[str, Any]:
