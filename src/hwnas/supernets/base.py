@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -75,6 +76,18 @@ class ElasticSupernet(nn.Module):
 
     def _build_static(self) -> nn.Module:
         raise NotImplementedError
+
+
+def configure_stages(stages: nn.ModuleList,
+                     config: Config) -> Iterator[tuple[int, str, nn.Module]]:
+    """Mark each block of each stage active while its index is below the stage's depth
+    (``config["stage{s}.depth"]``), and yield ``(stage, "stage{s}.block{b}", block)`` for
+    the caller to set the block's other dimensions."""
+    for stage, blocks in enumerate(stages):
+        depth = config[f"stage{stage}.depth"]
+        for index, block in enumerate(blocks):
+            block.active = index < depth
+            yield stage, f"stage{stage}.block{index}", block
 
 
 def forward_active(stages: nn.ModuleList, x: torch.Tensor) -> torch.Tensor:

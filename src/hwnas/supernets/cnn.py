@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from hwnas.space import Choice, Config, SearchSpace
-from hwnas.supernets.base import ElasticSupernet, forward_active
+from hwnas.supernets.base import ElasticSupernet, configure_stages, forward_active
 from hwnas.supernets.elastic_ops import ElasticLinear, elastic_batchnorm, elastic_conv
 
 
@@ -72,13 +72,9 @@ class ElasticCNN(ElasticSupernet):
         self.activate(self.space.largest())
 
     def _apply_config(self, config: Config) -> None:
-        for stage, blocks in enumerate(self.stages):
-            depth = config[f"stage{stage}.depth"]
-            for index, block in enumerate(blocks):
-                block.active = index < depth
-                block.conv.active_out = config[f"stage{stage}.block{index}.width"]
-                block.conv.active_kernel = config.get(f"stage{stage}.block{index}.kernel",
-                                                      self.kernels[-1])
+        for _, key, block in configure_stages(self.stages, config):
+            block.conv.active_out = config[f"{key}.width"]
+            block.conv.active_kernel = config.get(f"{key}.kernel", self.kernels[-1])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.stem(x)

@@ -19,7 +19,7 @@ from torch import nn
 
 from hwnas.errors import InvalidConfigError
 from hwnas.space import Choice, Config, SearchSpace
-from hwnas.supernets.base import ElasticSupernet, forward_active
+from hwnas.supernets.base import ElasticSupernet, configure_stages, forward_active
 from hwnas.supernets.elastic_ops import ElasticBatchNorm2d, ElasticConv2d
 from hwnas.supernets.static import Residual, SqueezeExcite, make_divisible
 
@@ -159,12 +159,8 @@ class MobileNetV3Supernet(ElasticSupernet):
         self.activate(self.space.largest())
 
     def _apply_config(self, config: Config) -> None:
-        for stage, blocks in enumerate(self.stages):
-            depth = config[f"stage{stage}.depth"]
-            for index, block in enumerate(blocks):
-                block.active = index < depth
-                key = f"stage{stage}.block{index}"
-                block.configure(config[f"{key}.expand"], config[f"{key}.kernel"])
+        for _, key, block in configure_stages(self.stages, config):
+            block.configure(config[f"{key}.expand"], config[f"{key}.kernel"])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.first(self.stem(x))

@@ -16,7 +16,7 @@ from torch import nn
 
 from hwnas.errors import InvalidConfigError
 from hwnas.space import Choice, Config, SearchSpace
-from hwnas.supernets.base import ElasticSupernet, forward_active
+from hwnas.supernets.base import ElasticSupernet, configure_stages, forward_active
 from hwnas.supernets.elastic_ops import ElasticBatchNorm2d, ElasticConv2d, ElasticLinear
 from hwnas.supernets.static import Residual, make_divisible
 
@@ -116,12 +116,10 @@ class ResNetSupernet(ElasticSupernet):
 
     def _apply_config(self, config: Config) -> None:
         self.stem[0].active_out = self._width(self.stem_width, config["stem.width"])
-        for stage, blocks in enumerate(self.stages):
-            depth = config[f"stage{stage}.depth"]
-            width = self._width(self.stage_widths[stage], config[f"stage{stage}.width"])
-            for index, block in enumerate(blocks):
-                block.active = index < depth
-                block.configure(width, config[f"stage{stage}.block{index}.expand"])
+        widths = [self._width(full, config[f"stage{stage}.width"])
+                  for stage, full in enumerate(self.stage_widths)]
+        for stage, key, block in configure_stages(self.stages, config):
+            block.configure(widths[stage], config[f"{key}.expand"])
 
     def _width(self, full: int, multiplier: float) -> int:
         return min(full, make_divisible(full * multiplier, self.divisor))
