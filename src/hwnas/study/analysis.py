@@ -13,6 +13,30 @@ from hwnas.pareto import hypervolume, non_dominated
 from hwnas.results import Result
 from hwnas.study_spec import StudySpec
 
+#: the study user attribute holding the reference point fixed from the first batch
+REFERENCE_ATTR = "reference_point"
+#: how far beyond the first batch's worst value the fixed reference point lies
+REFERENCE_MARGIN = 0.1
+REFERENCE_RULE = (f"worst value of the first measured batch, widened by "
+                  f"{REFERENCE_MARGIN:.0%} of that batch's range; fixed once and stored")
+
+
+def widened_worst(values: np.ndarray, directions: Sequence[str],
+                  margin: float = REFERENCE_MARGIN) -> list[float]:
+    """Per column, the worst value moved outwards by ``margin`` of the column's range (of
+    its magnitude when the range is 0, or 1 when both are 0).
+
+    >>> widened_worst(np.array([[0.5, 1.0], [0.9, 3.0]]), ["maximize", "minimize"])
+    [0.46, 3.2]
+    """
+    point = []
+    for column, direction in zip(np.asarray(values, dtype=float).T, directions):
+        low, high = float(column.min()), float(column.max())
+        scale = (high - low) or abs(high) or 1.0
+        point.append(round(low - margin * scale, 12) if direction == "maximize"
+                     else round(high + margin * scale, 12))
+    return point
+
 
 class Analysis:
     """The reporting half of a study (mixed into :class:`hwnas.study.Study`)."""
@@ -54,17 +78,72 @@ class Analysis:
         return sorted(front, key=lambda r: tuple(r.metrics[k] for k in keys))
 
     def default_reference_point(self, objectives: Sequence[str] | None = None) -> list[float]:
-        """The stated reference point, else the worst finished value of each objective."""
-        keys, directions = self._chosen(objectives)
+        """The reference point hypervolumes are measured against, in the objectives' units.
+
+        The one declared at creation (``reference_point=``), else one fixed once and stored
+        with the study (see :meth:`fixed_reference_point`), so the hypervolumes of a resumed
+        study, or of another study that shares it, compare."""
+        keys, _ = self._chosen(objectives)
+        stated = self.reference_point_by_key()
+        return [float(stated[k]) for k in keys]
+
+    def reference_point_by_key(self) -> dict[str, float]:
+        """Every objective's reference value by key (declared, or fixed and stored)."""
         if self.spec.reference_point is not None:
-            stated = dict(zip(self.spec.objective_keys, self.spec.reference_point))
-            return [float(stated[k]) for k in keys]
+            return dict(zip(self.spec.objective_keys,
+                            (float(v) for v in self.spec.reference_point)))
+        return self.fixed_reference_point()
+
+    def reference_point_rule(self) -> str:
+        """How the reference point was chosen, in words (for reports)."""
+        if self.spec.reference_point is not None:
+            return "declared when the study was created"
+        stored = self._stored_reference()
+        if stored is not None:
+            return stored.get("rule", REFERENCE_RULE)
+        return REFERENCE_RULE
+
+    def fixed_reference_point(self) -> dict[str, float]:
+        """The reference point fixed from the first batch of results, stored on first use.
+
+        Rule (:data:`REFERENCE_RULE`): for each objective, the worst value of the first
+        measured batch widened by :data:`REFERENCE_MARGIN` of that batch's range (or of the
+        value's magnitude when the range is 0). Once stored it never moves, whatever is
+        measured later."""
+        stored = self._stored_reference()
+        if stored is not None:
+            return {k: float(v) for k, v in stored["point"].items()}
         finished = self.finished()
         if not finished:
-            raise StudyError("the study has no finished evaluation yet")
-        values = self._values(finished, keys)
-        return [float(values[:, i].min() if d == "maximize" else values[:, i].max())
-                for i, d in enumerate(directions)]
+            raise StudyError("the study has no finished evaluation yet: it has no reference "
+                             "point (declare one with --reference-point KEY=VALUE,...)")
+        first_batch = min(r.batch for r in finished)
+        batch = [r for r in finished if r.batch == first_batch]
+        point = widened_worst(self._values(batch, self.spec.objective_keys),
+                              self.spec.directions)
+        fixed = dict(zip(self.spec.objective_keys, point))
+        record = {"point": fixed, "rule": REFERENCE_RULE, "batch": first_batch,
+                  "n_results": len(batch)}
+        self._store_reference(record)
+        return fixed
+
+    def _stored_reference(self) -> dict[str, Any] | None:
+        storage = getattr(self, "storage", None)
+        if storage is None:
+            return None
+        stored = storage.get_study_user_attrs(self._study_id).get(REFERENCE_ATTR)
+        if not stored or set(stored.get("point", {})) != set(self.spec.objective_keys):
+            return None
+        return stored
+
+    def _store_reference(self, record: dict[str, Any]) -> None:
+        storage = getattr(self, "storage", None)
+        if storage is None:
+            return
+        try:
+            storage.set_study_user_attr(self._study_id, REFERENCE_ATTR, record)
+        except Exception:  # noqa: BLE001 - a read-only study still reports with the same rule
+            pass
 
     def hypervolume(self, reference_point: Sequence[float] | None = None,
                     objectives: Sequence[str] | None = None) -> float:
