@@ -18,6 +18,7 @@ from hwnas.evaluation.pipeline import (
     Transform,
 )
 from hwnas.evaluation.spec import DataSpec, EvaluatorSpec, MeasureSpec, SourceSpec
+from hwnas.quantization import transform as _quantize  # noqa: F401, I001 - registers "quantize"
 
 __all__ = ["DATA_SOURCES", "SOURCES", "TRANSFORMS", "Artifacts", "CallableEvaluator",
            "DataSpec", "EvaluatorSpec", "LookupEvaluator", "MeasureSpec", "Pipeline",

@@ -346,6 +346,8 @@ def create_evaluator(
     spec = EvaluatorSpec(source, data_spec, _measure_specs(figures, evaluand.units), prepare,
                          transform_spec)
     built = _evaluator(spec, evaluand, splits, figures, transform)
+    if space is None and transform is not None and evaluand.supernet is not None:
+        space = transform.search_space(evaluand.space, evaluand.supernet)
     space = space if space is not None else evaluand.space
     if space is None:
         raise StudyError("an evaluator function needs the search space: pass space=")

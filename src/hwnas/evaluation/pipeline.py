@@ -22,7 +22,7 @@ from hwnas.measure import ARTIFACTS, Measure, MeasureContext, Measurement, Metri
 from hwnas.measure.onnx import export_onnx, onnx_session
 from hwnas.measure.prepare import Recalibrate
 from hwnas.registry import Registry
-from hwnas.space import Config
+from hwnas.space import Config, SearchSpace
 from hwnas.supernets import io
 
 
@@ -32,9 +32,12 @@ class Artifacts:
     use from the one before. A transform may replace any of them, or drop the module."""
 
     def __init__(self, module: nn.Module | None, example_inputs: io.Inputs,
-                 onnx: bytes | None = None) -> None:
+                 onnx: bytes | None = None, config: Config | None = None,
+                 context: MeasureContext | None = None) -> None:
         self.module, self.example_inputs = module, example_inputs
         self._onnx, self._session = onnx, None
+        # the whole config (a transform's own genes included) and the pipeline's context
+        self.config, self.context = config, context
 
     @property
     def onnx(self) -> bytes:
@@ -74,6 +77,16 @@ class Transform(ABC):
 
     def settings(self) -> dict[str, Any]:
         return {}
+
+    def architecture(self, config: Config) -> Config:
+        """The part of ``config`` that picks the sub-network; a transform whose own genes
+        ride in the config (a quantization policy) leaves them out here."""
+        return config
+
+    def search_space(self, space: SearchSpace, supernet: Any) -> SearchSpace:
+        """The space a study searches: the super-network's, plus any genes of the
+        transform's own (e.g. one quantization gene per layer)."""
+        return space
 
 
 TRANSFORMS: Registry[Transform] = Registry("transform")
@@ -128,13 +141,16 @@ class Pipeline:
     def prepared(self, config: Config) -> nn.Module:
         """The sub-network as it is measured (and exported): extracted, batch norm
         recalibrated, in eval mode."""
+        if self.transform is not None:
+            config = self.transform.architecture(config)
         module = self.supernet.extract(config)
         if self._calibration is not None:
             return self.recalibrate(module, None, self._calibration)
         return module.eval()
 
     def artifacts(self, config: Config) -> Artifacts:
-        artifacts = Artifacts(self.prepared(config), self.context.example_inputs)
+        artifacts = Artifacts(self.prepared(config), self.context.example_inputs,
+                              config=config, context=self.context)
         return self.transform(artifacts) if self.transform is not None else artifacts
 
     def __call__(self, config: Config) -> dict[str, Measurement]:

@@ -1,0 +1,96 @@
+"""From policy genes to ONNX nodes: super-network layer -> extracted layer -> ONNX node(s).
+
+The extracted sub-network runs the same layers in the same order as the super-network
+switched to its config, so the two call sequences pair up (their output shapes are checked).
+The TorchScript-based ONNX exporter (``dynamo=False``) names each node after the module
+that made it (``/0/Conv``, ``/stem/stem.0/Conv``): the scope just above the op is the
+module's full path, which stays stable through ``quant_pre_process``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from torch import nn
+
+from hwnas.errors import InvalidConfigError
+from hwnas.quantization.policy import PolicyLayer, layer_calls, supernet_calls
+from hwnas.space import Config
+from hwnas.supernets import io
+
+#: ONNX ops that carry a layer's constant weight (the ones a policy quantizes)
+WEIGHT_OPS = ("Conv", "ConvTranspose", "Gemm", "MatMul")
+
+
+def map_modules(supernet: Any, config: Config, module: nn.Module, layers: Sequence[PolicyLayer],
+                example_inputs: io.Inputs) -> dict[str, str]:
+    """``{gene: module path in the extracted module}`` for every layer the sub-network
+    ``config`` has; raises if the two networks' layers do not pair up."""
+    ours = supernet_calls(supernet, config)
+    theirs = layer_calls(module, io.slice_inputs(example_inputs, slice(0, 1)))
+    if len(ours) != len(theirs) or any(a[1] != b[1] for a, b in zip(ours, theirs)):
+        raise InvalidConfigError(
+            f"cannot map the quantization policy onto this sub-network: the super-network runs "
+            f"{len(ours)} Conv/Linear layers, the extracted module {len(theirs)} (or their "
+            "shapes differ); its extract() must keep the layers in the order forward runs them"
+        )
+    genes = {layer.module: layer.gene for layer in layers}
+    mapping: dict[str, str] = {}
+    for (path, _), (extracted, _) in zip(ours, theirs):
+        if path not in genes:
+            raise InvalidConfigError(f"layer {path!r} of this sub-network has no policy gene; "
+                                     "rebuild the study's space with policy_space(supernet)")
+        if mapping.setdefault(genes[path], extracted) != extracted:
+            raise InvalidConfigError(f"layer {path!r} is run as two modules of the extracted "
+                                     "sub-network; a policy cannot name it")
+    return mapping
+
+
+def node_scope(name: str) -> str | None:
+    """The module path an exported node came from (``"/stem/stem.0/Conv"`` -> ``"stem.0"``)."""
+    parts = name.split("/")
+    return parts[-2] if len(parts) >= 3 else None
+
+
+def map_nodes(model: Any, modules: Mapping[str, str]) -> dict[str, list[str]]:
+    """``{gene: [weight-carrying node names]}`` in an ONNX ``ModelProto``; every gene must
+    find at least one node."""
+    by_scope: dict[str, list[str]] = {}
+    for node in model.graph.node:
+        scope = node_scope(node.name)
+        if node.op_type in WEIGHT_OPS and scope is not None:
+            by_scope.setdefault(scope, []).append(node.name)
+    nodes = {gene: by_scope.get(path, []) for gene, path in modules.items()}
+    missing = [gene for gene, found in nodes.items() if not found]
+    if missing:
+        raise InvalidConfigError(
+            f"no ONNX node carries the weights of {missing[0]!r} (module "
+            f"{modules[missing[0]]!r}); the exporter renamed or fused it"
+        )
+    return nodes
+
+
+def quantized_nodes(model: Any) -> set[str]:
+    """Names of the weight-carrying nodes whose weight arrives through a DequantizeLinear
+    (QDQ) or that are integer ops (dynamic quantization): the layers running in INT8."""
+    producers = {output: node for node in model.graph.node for output in node.output}
+    found = set()
+    for node in model.graph.node:
+        if node.op_type in ("QLinearConv", "QGemm", "QLinearMatMul", "MatMulInteger",
+                            "ConvInteger"):
+            found.add(node.name)
+        elif node.op_type in WEIGHT_OPS and len(node.input) > 1:
+            producer = producers.get(node.input[1])
+            if producer is not None and producer.op_type == "DequantizeLinear":
+                found.add(node.name)
+    return found
+
+
+def weight_nodes(model: Any) -> set[str]:
+    """Names of every weight-carrying node (quantized or not) of an ONNX model."""
+    return {node.name for node in model.graph.node if node.op_type in WEIGHT_OPS}
+
+
+__all__ = ["WEIGHT_OPS", "map_modules", "map_nodes", "node_scope", "quantized_nodes",
+           "weight_nodes"]

@@ -1,0 +1,184 @@
+"""Per-layer quantization policy genes, searched with the architecture (SimQ-NAS).
+
+Every quantizable layer of a super-network (each ``Conv1d/2d/3d`` and ``Linear``, whose
+weights are constants once exported) gets one categorical gene ``quant.<module path>``
+with the values ``fp32`` and ``int8``. The layers are found by running the super-network
+(no family needs to list them): a layer that a depth gene removes is active only while that
+gene keeps it (a condition on the depth gene), so two configs that differ only in the genes
+of removed layers are the same network (the same ``arch_id``).
+
+>>> from hwnas.supernets import create_supernet
+>>> net = create_supernet("tiny_elastic_cnn")
+>>> space = policy_space(net)
+>>> [d.name for d in space.dims if d.name.startswith(GENE_PREFIX)][:3]
+['quant.stem.0', 'quant.stages.0.0.conv', 'quant.stages.0.1.conv']
+>>> space["quant.stages.0.1.conv"].active_if
+('stage0.depth', 2)
+>>> config = {**net.space.largest(), **{g: "int8" for g in policy_genes(space)}}
+>>> describe_policy(space, config)
+'6/6 int8'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from hwnas.errors import InvalidConfigError
+from hwnas.space import Categorical, Condition, Config, SearchSpace
+from hwnas.supernets import io
+
+GENE_PREFIX = "quant."
+FP32, INT8 = "fp32", "int8"
+PRECISIONS = (FP32, INT8)
+QUANTIZABLE = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear)
+
+
+@dataclass(frozen=True)
+class PolicyLayer:
+    """One quantizable layer of a super-network: its gene, its module path in the
+    super-network, and when it exists (``None``: always)."""
+
+    gene: str
+    module: str
+    active_if: Condition | None = None
+
+
+def gene_name(module_path: str) -> str:
+    return f"{GENE_PREFIX}{module_path}"
+
+
+def is_policy_gene(name: str) -> bool:
+    return name.startswith(GENE_PREFIX)
+
+
+def policy_genes(space: SearchSpace) -> list[str]:
+    """The policy genes of a (composed) space, in order."""
+    return [name for name in space.names if is_policy_gene(name)]
+
+
+def split_config(config: Config) -> tuple[Config, dict[str, str]]:
+    """``(architecture part, policy part)`` of a composed config."""
+    architecture = {k: v for k, v in config.items() if not is_policy_gene(k)}
+    policy = {k: v for k, v in config.items() if is_policy_gene(k)}
+    return architecture, policy
+
+
+@contextmanager
+def _hooked(model: nn.Module) -> Iterator[list[tuple[str, tuple[int, ...]]]]:
+    """Record ``(module path, output shape)`` of every quantizable layer, in call order."""
+    calls: list[tuple[str, tuple[int, ...]]] = []
+    handles = []
+    for path, module in model.named_modules():
+        if isinstance(module, QUANTIZABLE):
+            def record(_module: nn.Module, _inputs: Any, output: Any, path: str = path) -> None:
+                calls.append((path, tuple(output.shape) if hasattr(output, "shape") else ()))
+            handles.append(module.register_forward_hook(record))
+    try:
+        yield calls
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
+def layer_calls(model: nn.Module, inputs: io.Inputs) -> list[tuple[str, tuple[int, ...]]]:
+    """``(module path, output shape)`` of each quantizable layer ``model`` runs on
+    ``inputs``, in order (eval mode, no gradients; the training flag is restored)."""
+    was_training = model.training
+    model.eval()
+    try:
+        with _hooked(model) as calls, torch.no_grad():
+            io.forward(model, inputs)
+    finally:
+        model.train(was_training)
+    return calls
+
+
+def supernet_calls(supernet: Any, config: Config) -> list[tuple[str, tuple[int, ...]]]:
+    """:func:`layer_calls` of the super-network switched to ``config`` (then switched back)."""
+    previous = getattr(supernet, "active_config", None)
+    supernet.activate(config)
+    try:
+        return layer_calls(supernet, io.example_inputs(supernet, 1))
+    finally:
+        supernet.activate(previous if previous is not None else supernet.space.largest())
+
+
+def policy_layers(supernet: Any) -> list[PolicyLayer]:
+    """The quantizable layers of ``supernet`` in call order, each with the condition under
+    which it exists: probing every unconditional dimension's values (the others at their
+    largest) finds the layers a depth gene removes. A layer removed by more than one
+    dimension gets no condition (its gene then counts even where the layer is absent)."""
+    space: SearchSpace = supernet.space
+    largest = space.largest()
+    order: list[str] = []
+    presence: dict[str, dict[str, set[Any]]] = {}
+    probes = [(None, None)] + [(d.name, v) for d in space.dims if d.active_if is None
+                               for v in d.values]
+    for dim, value in probes:
+        config = largest if dim is None else {**largest, dim: value}
+        calls = [path for path, _ in supernet_calls(supernet, config)]
+        order += [path for path in dict.fromkeys(calls) if path not in order]
+        called = set(calls)
+        if dim is not None:
+            for path in order:
+                if path in called:
+                    presence.setdefault(path, {}).setdefault(dim, set()).add(value)
+    layers = []
+    for path in order:
+        removing = [d for d in space.dims if d.active_if is None
+                    and presence.get(path, {}).get(d.name, set()) != set(d.values)]
+        condition = _condition(removing[0], presence[path][removing[0].name]) \
+            if len(removing) == 1 else None
+        layers.append(PolicyLayer(gene_name(path), path, condition))
+    return layers
+
+
+def _condition(dim: Any, present: set[Any]) -> Condition:
+    """A threshold on an ordered numeric dimension when the layer exists from some value on,
+    else membership."""
+    if dim.ordered and dim.numeric:
+        at_least = [v for v in dim.values if v >= min(present)]
+        if set(at_least) == present:
+            return (dim.name, min(present))
+    return (dim.name, frozenset(present))
+
+
+def policy_space(supernet: Any, layers: Sequence[PolicyLayer] | None = None) -> SearchSpace:
+    """The super-network's architecture space followed by one ``fp32``/``int8`` gene per
+    quantizable layer (the architecture dimensions are unchanged)."""
+    layers = policy_layers(supernet) if layers is None else layers
+    if not layers:
+        raise InvalidConfigError(
+            f"{type(supernet).__name__} offers no policy dimensions: it runs no Conv or Linear "
+            "layer, so there is nothing to quantize per layer; search it without --quantization"
+        )
+    dims = list(supernet.space.dims)
+    dims += [Categorical(layer.gene, PRECISIONS, layer.active_if) for layer in layers]
+    return SearchSpace(dims)
+
+
+def active_policy(space: SearchSpace, config: Config) -> dict[str, str]:
+    """The policy genes of ``config`` that are active in ``space`` (removed layers' are not)."""
+    return {name: config[name] for name in policy_genes(space)
+            if name in config and space.is_active(space[name], config)}
+
+
+def describe_policy(space: SearchSpace, config: Config) -> str | None:
+    """``"7/9 int8"``: the active layers kept in INT8 out of all active ones (``None`` for a
+    space without policy genes)."""
+    if not policy_genes(space):
+        return None
+    active = active_policy(space, config)
+    int8 = sum(1 for value in active.values() if value == INT8)
+    return f"{int8}/{len(active)} int8"
+
+
+__all__ = ["FP32", "GENE_PREFIX", "INT8", "PRECISIONS", "QUANTIZABLE", "PolicyLayer",
+           "active_policy", "describe_policy", "gene_name", "is_policy_gene", "layer_calls",
+           "policy_genes", "policy_layers", "policy_space", "split_config", "supernet_calls"]
