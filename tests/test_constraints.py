@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 
 from hwnas.constraints import (
@@ -101,3 +102,89 @@ def test_unknown_key_refused() -> None:
     with pytest.raises(InvalidConfigError, match="did you mean 'latency@b1'"):
         check_known_keys(constraints, ["accuracy", "latency@b1", "params"])
     check_known_keys(parse_constraints(["params<=5"]), ["accuracy", "params"])
+
+
+# -- constraint domination -----------------------------------------------------------------------
+def _constraint_dominates(fa, fb, va, vb) -> bool:
+    """Deb's constraint domination, written out: a feasible point beats an infeasible one,
+    of two infeasible ones the smaller violation wins, of two feasible ones Pareto decides."""
+    if va <= 0 < vb:
+        return True
+    if va > 0 and vb > 0:
+        return va < vb
+    if va > 0:
+        return False
+    return bool(np.all(fa <= fb) and np.any(fa < fb))
+
+
+def _brute_force_ranks(F: np.ndarray, violation: np.ndarray) -> np.ndarray:
+    """Peel non-dominated layers under constraint domination, one O(n^2) pass per layer."""
+    rank = np.full(len(F), -1)
+    left = set(range(len(F)))
+    layer = 0
+    while left:
+        current = [i for i in left if not any(
+            _constraint_dominates(F[j], F[i], violation[j], violation[i]) for j in left if j != i)]
+        for i in current:
+            rank[i] = layer
+        left -= set(current)
+        layer += 1
+    return rank
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_constraint_domination_matches_brute_force(seed: int) -> None:
+    from hwnas.strategies.predicted_search import rank_and_crowding, rank_order
+
+    rng = np.random.default_rng(seed)
+    n, m = int(rng.integers(5, 40)), int(rng.integers(1, 4))
+    F = rng.integers(0, 6, size=(n, m)).astype(float)  # ties and duplicates on purpose
+    violation = np.where(rng.random(n) < 0.5, 0.0, rng.integers(1, 5, size=n) / 2.0)
+    if seed == 0:
+        violation[:] = 1.0  # nothing feasible
+    if seed == 1:
+        violation[:] = 0.0  # everything feasible: plain non-dominated sorting
+    rank, crowding = rank_and_crowding(F, violation)
+    assert rank.tolist() == _brute_force_ranks(F, violation).tolist()
+    assert np.all(crowding[violation > 0] == 0.0)
+    order = rank_order(F, rng, violation)
+    is_infeasible = violation[order] > 0
+    assert not np.any(is_infeasible[:-1] & ~is_infeasible[1:])  # no feasible after infeasible
+    infeasible = violation[order][is_infeasible]
+    assert np.all(np.diff(infeasible) >= 0)  # infeasible by violation
+
+
+def test_unconstrained_ranks_unchanged() -> None:
+    from pymoo.util.nds.non_dominated_sorting import NonDominatedSorting
+
+    from hwnas.strategies.predicted_search import rank_and_crowding
+
+    F = np.random.default_rng(3).random((30, 2))
+    rank, _ = rank_and_crowding(F)
+    for k, front in enumerate(NonDominatedSorting().do(F)):
+        assert np.all(rank[front] == k)
+    assert rank_and_crowding(F, np.zeros(30))[0].tolist() == rank.tolist()
+
+
+def test_nsga2_survivors_feasible_first() -> None:
+    from hwnas.strategies import NSGA2
+    from hwnas.strategies.base import bind_strategy
+    from hwnas.testing.strategies import conformance_spaces, run_strategy
+
+    space = conformance_spaces()["ordered"]
+    constraints = [Constraint("f0", "<=", 2.0)]
+
+    def evaluate(space, config):
+        return (float(sum(space.encode(config))), -float(space.encode(config)[0]))
+
+    results = run_strategy(lambda: NSGA2(population_size=8), 40, space=space,
+                           evaluate=evaluate, directions=["minimize", "minimize"],
+                           constraints=constraints)
+    strategy = bind_strategy(NSGA2(population_size=8), space, ["minimize"] * 2, 0, constraints)
+    strategy.tell(results)
+    ranked, violations = strategy.ranked()
+    parents = strategy.constrained_survivors(ranked, violations, np.random.default_rng(0))
+    survivors = [float(f[0]) for f in parents.get("F")]
+    n_feasible = int(np.sum(violations == 0))
+    assert sum(v <= 2.0 for v in survivors) == min(n_feasible, 8)
+    assert n_feasible >= 4  # the search found the feasible corner

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from hwnas.constraints import Constraint, parse_constraints, total_violation
 from hwnas.errors import InvalidConfigError
 from hwnas.results import Result
 from hwnas.space import Config, SearchSpace
@@ -30,11 +31,18 @@ class Strategy(ABC):
     batch_size: int = 1
     #: what the last ``ask`` wants recorded with its batch (e.g. predictor quality)
     ask_info: dict[str, Any]
+    #: the study's constraints on measured keys (set by :meth:`constrain`; none by default)
+    constraints: tuple[Constraint, ...] = ()
 
     def bind(self, space: SearchSpace, directions: Sequence[str], seed: int) -> None:
         """Called once by the study before the first ``ask``."""
         self.space, self.directions, self.seed = space, list(directions), seed
         self.ask_info = {}
+
+    def constrain(self, constraints: Sequence[Constraint | str]) -> None:
+        """The study's constraints (called after :meth:`bind`, before the first ``tell``).
+        A strategy that ignores them still works: the study records infeasible results."""
+        self.constraints = tuple(parse_constraints(constraints))
 
     @abstractmethod
     def ask(self, n: int) -> list[Config]:
@@ -65,6 +73,22 @@ class HistoryStrategy(Strategy):
     @property
     def finished(self) -> list[Result]:
         return [r for r in self.results if r.ok]
+
+    def ranked(self) -> tuple[list[Result], np.ndarray]:
+        """The results a constrained search ranks, with their total violation: every
+        finished one, and every one stopped after its cheap measures broke a constraint
+        (not fully measured, so no objective values; ranked by its violation alone).
+        Without constraints: the finished results and zeros."""
+        if not self.constraints:
+            finished = self.finished
+            return finished, np.zeros(len(finished))
+        chosen, violations = [], []
+        for result in self.results:
+            violation = result_violation(self.constraints, result)
+            if result.ok or violation > 0.0:
+                chosen.append(result)
+                violations.append(violation)
+        return chosen, np.array(violations, dtype=float)
 
     def rng(self) -> np.random.Generator:
         """A generator fixed by (seed, history length, asks since the last tell)."""
@@ -139,6 +163,26 @@ class HistoryStrategy(Strategy):
             order = rng.permutation(len(rest))
             chosen += self.unseen([rest[i] for i in order], n - len(chosen), taken)
         return chosen
+
+
+def result_violation(constraints: Sequence[Constraint], result: Result) -> float:
+    """Total violation of a result's figures: a finished result's over every constraint (a
+    key it lacks counts as infinitely violated); an unfinished one's over the keys it has
+    (0 if none: a failed evaluation tells nothing)."""
+    if result.ok:
+        return total_violation(constraints, result.metrics)
+    known = [c for c in constraints if c.key in result.metrics]
+    return total_violation(known, result.metrics)
+
+
+def bind_strategy(strategy: Strategy, space: SearchSpace, directions: Sequence[str],
+                  seed: int, constraints: Sequence[Constraint | str] = ()) -> Strategy:
+    """What a study does before asking: :meth:`Strategy.bind`, then
+    :meth:`Strategy.constrain` with the study's constraints (when it has any)."""
+    strategy.bind(space, directions, seed)
+    if constraints or strategy.constraints:
+        strategy.constrain(constraints)
+    return strategy
 
 
 def check_positive(name: str, value: int, minimum: int = 1) -> int:

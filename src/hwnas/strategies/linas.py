@@ -19,6 +19,16 @@ the weakest objective counts). Good predictors get most of the batch; poor ones 
 to the evolutionary offspring, so on a space where the predictors fail LINAS behaves like
 NSGA-II instead of exploiting noise.
 
+Under constraints (:meth:`~hwnas.strategies.Strategy.constrain`) one more predictor per
+constrained key is fitted, on every result that has the key (a cheap key is known also for
+the sub-networks the study stopped after their cheap measures), and the search follows
+constraint domination on the *predicted* violation: the inner NSGA-II optimises the
+predicted objectives under the predicted constraints, the exploited candidates are ranked
+with the measured sub-networks (true violations) that way, and the evolutionary offspring
+are bred from a constraint-dominated archive and screened by predicted violation first; so
+the proposals are mostly feasible (``benchmarks/constrained_search.py``). Without
+constraints nothing of this runs.
+
 Ours beyond the published recipe, each checked in ``benchmarks/search_efficiency.py``:
 
 - a starting design that suits the space (:mod:`hwnas.strategies.design`);
@@ -38,14 +48,18 @@ from collections.abc import Sequence
 import numpy as np
 import sklearn
 
+from hwnas.constraints import Constraint
 from hwnas.errors import InvalidConfigError
 from hwnas.pareto import non_dominated, to_minimization
 from hwnas.predictors import ENCODINGS, PREDICTORS, AutoPredictor, prediction_quality
 from hwnas.predictors.encoding import space_predictor
 from hwnas.space import Config, SearchSpace
-from hwnas.strategies.base import HistoryStrategy, check_positive
+from hwnas.strategies.base import HistoryStrategy, check_positive, result_violation
 from hwnas.strategies.predicted_search import breed, evolve, rank_order
 
+MIN_CONSTRAINED_FINISHED = 4
+"""Under constraints, fewest finished results objective predictors are fitted on (before,
+the proposals come from constraint-dominated offspring screened by predicted violation)."""
 MIN_PROSPECTIVE = 8
 """Fewest held-back results a prospective quality is measured on."""
 PROSPECTIVE_WINDOWS = 2
@@ -55,8 +69,21 @@ PROSPECTIVE_WINDOWS = 2
 class _PredictedProblem:
     """Value-index rows scored by the fitted predictors, every objective minimised."""
 
-    def __init__(self, models: list, signs: np.ndarray, earlier: list[list]) -> None:
+    def __init__(self, models: list, signs: np.ndarray, earlier: list[list],
+                 constraints: Sequence[Constraint] = (), limits: list | None = None) -> None:
         self.models, self.signs, self.earlier = models, signs, earlier
+        self.constraints, self.limits = tuple(constraints), limits or []
+
+    def violation(self, rows: np.ndarray) -> np.ndarray:
+        """Total predicted violation of each row (one fitted model per constraint)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        total = np.zeros(len(rows))
+        for constraint, model in zip(self.constraints, self.limits):
+            predicted = model.predict(rows)
+            excess = predicted - constraint.bound if constraint.op == "<=" \
+                else constraint.bound - predicted
+            total += np.maximum(excess, 0.0)
+        return total
 
     def score(self, rows: np.ndarray, models: list | None = None) -> np.ndarray:
         """Predictions (minimised) of each row; each encoding is computed once for all the
@@ -132,6 +159,8 @@ class LINAS(HistoryStrategy):
         self._chosen: list[tuple[str, str] | None] = [None] * len(self.directions)
         self._chosen_at = -1
         self._fitted: dict[tuple, list] = {}
+        self._limit_choice: dict[str, tuple[int, tuple[str, str]]] = {}
+        self._limit_fitted: dict[tuple, object] = {}
 
     # -- predictors ---------------------------------------------------------------------------
     def _selection_point(self, n_finished: int) -> int:
@@ -212,11 +241,71 @@ class LINAS(HistoryStrategy):
         rng = self.rng()
         self.ask_info = {}
         finished = self.finished
-        if len(finished) < self.initial_population:
+        ranked, violations = self.ranked()
+        if len(ranked) < self.initial_population:
             return self.starting_batch(n, rng, self.initial_population)
         # inputs are built here, valid by construction: skip scikit-learn's re-checks
         with sklearn.config_context(assume_finite=True, skip_parameter_validation=True):
+            if self.constraints and len(finished) < MIN_CONSTRAINED_FINISHED:
+                return self._ask_feasible_first(n, ranked, violations, rng)
             return self._ask(n, finished, rng)
+
+    # -- constraints --------------------------------------------------------------------------
+    def _limit_models(self) -> list:
+        """One fitted pipeline per constraint, on every result that has its key (finite),
+        the model chosen (``predictor="auto"``) by cross-validation when that data has
+        doubled, as for the objectives."""
+        models = []
+        for constraint in self.constraints:
+            known = [r for r in self.results if np.isfinite(r.metrics.get(constraint.key, np.nan))]
+            rows = np.stack([self.space.encode(r.config) for r in known]) if known \
+                else np.zeros((0, len(self.space)), dtype=np.int64)
+            target = np.array([r.metrics[constraint.key] for r in known], dtype=np.float64)
+            if len(known) < 2:
+                models.append(_Constant(float(target[0]) if len(known) else constraint.bound))
+                continue
+            choice = self._limit_choice_for(constraint.key, rows, target)
+            key = (constraint.key, len(rows), choice)
+            if key not in self._limit_fitted:
+                self._limit_fitted = {k: v for k, v in self._limit_fitted.items()
+                                      if k[0] != constraint.key}
+                self._limit_fitted[key] = space_predictor(self.space, *choice).fit(rows, target)
+            models.append(self._limit_fitted[key])
+        return models
+
+    def _limit_choice_for(self, key: str, rows: np.ndarray,
+                          target: np.ndarray) -> tuple[str, str]:
+        if self.predictor != "auto" and len(self.encodings) == 1:
+            return (self.predictor, self.encodings[0])
+        point = self._selection_point(len(rows))
+        cached = self._limit_choice.get(key)
+        if cached is None or cached[0] != point or len(rows) < 4:
+            if len(rows) < 4:
+                return ("ridge", self.encodings[0])
+            candidates = PREDICTORS.names() if self.predictor == "auto" else [self.predictor]
+            candidates = [c for c in ("ridge", "svr", "gbt") if c in candidates] or candidates
+            auto = AutoPredictor(candidates=tuple(candidates), cv=3, random_state=self.seed,
+                                 space=self.space, encodings=self.encodings)
+            auto.fit(rows[:point], target[:point])
+            self._limit_choice[key] = (point, (auto.chosen_, auto.encoding_))
+        return self._limit_choice[key][1]
+
+    def _ask_feasible_first(self, n: int, ranked: list, violations: np.ndarray,
+                            rng: np.random.Generator) -> list[Config]:
+        """Too few finished results for objective predictors: offspring of the
+        constraint-dominated archive, those with the least predicted violation first."""
+        problem = _PredictedProblem([], np.ones(len(self.directions)), [], self.constraints,
+                                    self._limit_models())
+        rows = np.stack([self.space.encode(r.config) for r in ranked])
+        measured = to_minimization([r.values if r.ok else [np.nan] * len(self.directions)
+                                    for r in ranked], self.directions)
+        taken: set[str] = set()
+        self.ask_info.update({"n_training": 0, "n_exploit": 0, "feasible_first": True})
+        chosen = self._explore(problem, rows, measured, n, rng, taken, False, violations,
+                               minimized=True)
+        if len(chosen) < n:
+            chosen += self.random_unseen(n - len(chosen), rng, taken)
+        return chosen
 
     def _ask(self, n: int, finished: list, rng: np.random.Generator) -> list[Config]:
         rows = np.stack([self.space.encode(r.config) for r in finished])
@@ -232,11 +321,21 @@ class LINAS(HistoryStrategy):
         if quality is not None:
             self.ask_info["previous_batch"] = quality
         signs = np.array([-1.0 if d == "maximize" else 1.0 for d in self.directions])
-        problem = _PredictedProblem(models, signs, earlier)
+        problem = _PredictedProblem(models, signs, earlier, self.constraints,
+                                    self._limit_models() if self.constraints else None)
         taken: set[str] = set()
         chosen = self._exploit(problem, rows, targets, n_exploit, rng, taken)
         trusted = quality is not None and min(q["kendall_tau"] for q in quality) > self.trust_tau[0]
-        chosen += self._explore(problem, rows, targets, n - len(chosen), rng, taken, trusted)
+        if self.constraints:
+            ranked, violations = self.ranked()
+            archive_rows = np.stack([self.space.encode(r.config) for r in ranked])
+            archive = to_minimization([r.values if r.ok else [np.nan] * len(self.directions)
+                                       for r in ranked], self.directions)
+            chosen += self._explore(problem, archive_rows, archive, n - len(chosen), rng, taken,
+                                    trusted, violations, minimized=True)
+        else:
+            chosen += self._explore(problem, rows, targets, n - len(chosen), rng, taken,
+                                    trusted)
         if len(chosen) < n:
             chosen += self.random_unseen(n - len(chosen), rng, taken)
         return chosen
@@ -247,42 +346,83 @@ class LINAS(HistoryStrategy):
         NSGA-II on predictions, started from the measured front (topped up at random)."""
         if n <= 0:
             return []
-        front = non_dominated(targets, self.directions)[: self.inner_population]
+        constrained = bool(problem.constraints)
+        if constrained:  # the best measured by constraint domination, feasible front first
+            violations = np.array([result_violation(self.constraints, r)
+                                   for r in self.finished])
+            front = rank_order(to_minimization(targets, self.directions), rng,
+                               violations)[: self.inner_population]
+        else:
+            front = non_dominated(targets, self.directions)[: self.inner_population]
         start = [rows[front]]
         if len(front) < self.inner_population:
             start.append(np.stack([self.space.encode(self.space.sample(rng))
                                    for _ in range(self.inner_population - len(front))]))
         population, scores = evolve(self.space, problem.score, np.concatenate(start),
-                                    self.inner_population, self.inner_generations, rng)
+                                    self.inner_population, self.inner_generations, rng,
+                                    violation=problem.violation if constrained else None)
         # rank the candidates together with the measured sub-networks (their true values):
         # a candidate predicted to be dominated by a measured one comes after those that
         # would extend the measured front
         measured = to_minimization(targets, self.directions)
-        order = rank_order(np.concatenate([measured, scores]), rng)
+        if constrained:
+            order = rank_order(np.concatenate([measured, scores]), rng,
+                               np.concatenate([violations, problem.violation(population)]))
+        else:
+            order = rank_order(np.concatenate([measured, scores]), rng)
         order = order[order >= len(measured)] - len(measured)
         return self.unseen_rows(population[order], n, taken)
 
     def _explore(self, problem: _PredictedProblem, rows: np.ndarray, targets: np.ndarray,
                  n: int, rng: np.random.Generator, taken: set[str],
-                 screen: bool) -> list[Config]:
+                 screen: bool, violations: np.ndarray | None = None,
+                 minimized: bool = False) -> list[Config]:
         """Offspring of the measured archive (NSGA-II's generation); when the predictors
         are trusted at all, four times as many are bred and those with the best optimistic
-        prediction (:meth:`_PredictedProblem.optimistic`) kept."""
+        prediction (:meth:`_PredictedProblem.optimistic`) kept. Under constraints the
+        archive and the offspring's parents follow constraint domination (``violations``
+        per archive row; ``targets`` then already minimised, NaN where not measured),
+        four times as many are always bred, and the screen puts the least predicted
+        violation first."""
         if n <= 0:
             return []
-        measured = to_minimization(targets, self.directions)
+        measured = targets if minimized else to_minimization(targets, self.directions)
+        constrained = violations is not None
         size = min(len(rows), max(2 * self.batch_size, self.initial_population))
-        archive = rank_order(measured, rng)[:size]
-        wanted = 4 * n if screen else n
+        archive = rank_order(measured, rng, violations)[:size]
+        wanted = 4 * n if screen or constrained else n
         candidates: list[Config] = []
         local = set(taken)
         for _ in range(10):
-            children = breed(self.space, rows[archive], measured[archive], wanted, rng)
+            children = breed(self.space, rows[archive], measured[archive], wanted, rng,
+                             violation=violations[archive] if constrained else None)
             candidates += self.unseen_rows(children, wanted - len(candidates), local)
             if len(candidates) >= wanted:
                 break
-        if screen and len(candidates) > n:
+        if constrained and len(candidates) > n:
+            encoded = np.stack([self.space.encode(c) for c in candidates])
+            predicted = problem.violation(encoded)
+            if screen:
+                finished = np.flatnonzero(violations <= 0.0)
+                order = rank_order(np.concatenate([measured[finished],
+                                                   problem.optimistic(encoded)]), rng,
+                                   np.concatenate([violations[finished], predicted]))
+                order = order[order >= len(finished)] - len(finished)
+            else:
+                order = np.lexsort((rng.random(len(candidates)), predicted))
+            candidates = [candidates[i] for i in order]
+        elif screen and len(candidates) > n:
             encoded = np.stack([self.space.encode(c) for c in candidates])
             order = rank_order(np.concatenate([measured, problem.optimistic(encoded)]), rng)
             candidates = [candidates[i - len(measured)] for i in order if i >= len(measured)]
         return self.unseen(candidates, n, taken)
+
+
+class _Constant:
+    """A stand-in predictor before a constrained key has two known values."""
+
+    def __init__(self, value: float) -> None:
+        self.value = value
+
+    def predict(self, rows: np.ndarray) -> np.ndarray:
+        return np.full(len(rows), self.value)

@@ -7,6 +7,13 @@ indices (:mod:`hwnas.strategies.variation`: SBX and polynomial mutation for orde
 dimensions, uniform crossover and random-choice mutation for categorical ones, about one
 gene mutated per offspring), and stripped of sub-networks measured before. The first
 generation is the starting design (:mod:`hwnas.strategies.design`).
+
+Under constraints (:meth:`~hwnas.strategies.Strategy.constrain`), survival and the
+tournament use constraint domination, as pymoo and Optuna do: feasible sub-networks before
+infeasible ones, feasible ones by rank and crowding, infeasible ones by total violation;
+those the study stopped after a cheap measure broke a constraint take part too (by their
+violation), so the search is pulled towards the feasible region from the first
+generation.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ from hwnas.pareto import to_minimization
 from hwnas.space import Config
 from hwnas.strategies.base import HistoryStrategy, check_positive
 from hwnas.strategies.index_problem import IndexProblem
+from hwnas.strategies.predicted_search import rank_and_crowding
 from hwnas.strategies.variation import (
     MUTATION_ETA,
     SBX_ETA,
@@ -69,11 +77,14 @@ class NSGA2(HistoryStrategy):
 
     def ask(self, n: int) -> list[Config]:
         rng = self.rng()
-        finished = self.finished
+        finished, violations = self.ranked()
         if len(finished) < self.population_size:
             return self.starting_batch(n, rng, self.population_size)
         problem = IndexProblem(self.space, len(self.directions))
-        parents = self.survivors(problem, finished, rng)
+        if self.constraints:
+            parents = self.constrained_survivors(finished, violations, rng)
+        else:
+            parents = self.survivors(problem, finished, rng)
         mating = typed_mating(self.space, self.crossover_eta, self.mutation_eta)
         chosen: list[Config] = []
         taken: set[str] = set()
@@ -93,3 +104,16 @@ class NSGA2(HistoryStrategy):
         population = Population.new("X", vectors, "F", objectives)
         return RankAndCrowding().do(problem, population, n_survive=self.population_size,
                                     random_state=rng)
+
+    def constrained_survivors(self, ranked: list, violations: np.ndarray,
+                              rng: np.random.Generator) -> Population:
+        """Rank-and-crowding survival under constraint domination
+        (:func:`~hwnas.strategies.predicted_search.rank_and_crowding` with violations),
+        the survivors keeping the rank and crowding the tournament compares."""
+        vectors = np.array([self.space.encode(r.config) for r in ranked], dtype=float)
+        objectives = to_minimization([r.values if r.ok else [np.nan] * len(self.directions)
+                                      for r in ranked], self.directions)
+        rank, crowding = rank_and_crowding(objectives, violations)
+        order = np.lexsort((rng.random(len(ranked)), -crowding, rank))[: self.population_size]
+        return Population.new("X", vectors[order], "F", objectives[order], "rank", rank[order],
+                              "crowding", crowding[order])

@@ -29,48 +29,79 @@ from hwnas.strategies.variation import crossover_indices, mutate_indices
 
 Scorer = Callable[[np.ndarray], np.ndarray]
 """Rows of value indices -> (rows, objectives) to minimise."""
+Violation = Callable[[np.ndarray], np.ndarray]
+"""Rows of value indices -> (rows,) total constraint violation (0 = feasible)."""
 
 
-def rank_and_crowding(F: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Non-dominated rank (0 = front) and crowding distance within the rank of each row."""
+def rank_and_crowding(F: np.ndarray, violation: np.ndarray | None = None
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    """Non-dominated rank (0 = front) and crowding distance within the rank of each row.
+
+    With ``violation`` (total constraint violation per row, 0 = feasible), ranks follow
+    constraint domination (Deb's, as pymoo and Optuna use): every feasible row comes before
+    every infeasible one; feasible rows are ranked by non-dominated sorting of ``F``;
+    infeasible ones by their violation alone (equal violations share a rank, after the
+    last feasible rank), with crowding distance 0. ``F`` of infeasible rows is not read.
+    """
     rank = np.empty(len(F), dtype=np.int64)
-    crowding = np.empty(len(F))
-    for k, front in enumerate(NonDominatedSorting().do(F)):
-        rank[front] = k
-        crowding[front] = calc_crowding_distance(F[front])
+    crowding = np.zeros(len(F))
+    F = np.asarray(F, dtype=float)
+    feasible = np.arange(len(F))
+    if violation is not None:
+        violation = np.asarray(violation, dtype=float)
+        feasible = np.flatnonzero(violation <= 0.0)
+        infeasible = np.flatnonzero(violation > 0.0)
+    fronts = NonDominatedSorting().do(F[feasible]) if len(feasible) else []
+    for k, front in enumerate(fronts):
+        rows = feasible[front]
+        rank[rows] = k
+        crowding[rows] = calc_crowding_distance(F[rows])
+    if violation is not None and len(infeasible):
+        levels = np.unique(violation[infeasible], return_inverse=True)[1].reshape(-1)
+        rank[infeasible] = len(fronts) + levels
     return rank, crowding
 
 
-def rank_order(F: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Row indices by rank, then larger crowding distance, ties broken at random."""
+def rank_order(F: np.ndarray, rng: np.random.Generator,
+               violation: np.ndarray | None = None) -> np.ndarray:
+    """Row indices by rank, then larger crowding distance, ties broken at random
+    (constraint domination with ``violation``: see :func:`rank_and_crowding`)."""
     if len(F) == 0:
         return np.zeros(0, dtype=np.int64)
-    rank, crowding = rank_and_crowding(F)
+    rank, crowding = rank_and_crowding(F, violation)
     return np.lexsort((rng.random(len(F)), -crowding, rank))
 
 
 def evolve(space: SearchSpace, score: Scorer, start: np.ndarray, population: int,
-           generations: int, rng: np.random.Generator,
-           crossover_prob: float = 0.9) -> tuple[np.ndarray, np.ndarray]:
-    """Run NSGA-II from ``start`` rows; the final population (canonical rows) and scores."""
+           generations: int, rng: np.random.Generator, crossover_prob: float = 0.9,
+           violation: Violation | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Run NSGA-II from ``start`` rows; the final population (canonical rows) and scores.
+    With ``violation`` (rows -> total predicted constraint violation), selection and
+    survival use constraint domination, and the population is ordered by it."""
     rows = _unique(space, space.canonical_indices(start))
     F = score(rows)
+    cv = violation(rows) if violation is not None else None
     for _ in range(generations):
-        children = breed(space, rows, F, population, rng, crossover_prob)
+        children = breed(space, rows, F, population, rng, crossover_prob, cv)
         children = _unique(space, children, known=rows)[:population]
         if len(children):
             rows = np.concatenate([rows, children])
             F = np.concatenate([F, score(children)])
-        survivors = rank_order(F, rng)[:population]
+            if cv is not None:
+                cv = np.concatenate([cv, violation(children)])
+        survivors = rank_order(F, rng, cv)[:population]
         rows, F = rows[survivors], F[survivors]
+        cv = cv[survivors] if cv is not None else None
     return rows, F
 
 
 def breed(space: SearchSpace, rows: np.ndarray, F: np.ndarray, n: int,
-          rng: np.random.Generator, crossover_prob: float = 0.9) -> np.ndarray:
+          rng: np.random.Generator, crossover_prob: float = 0.9,
+          violation: np.ndarray | None = None) -> np.ndarray:
     """``2 * n`` canonical children of ``rows`` (scored ``F``, minimised): crowded binary
-    tournament, type-aware crossover (probability ``crossover_prob`` per pair), mutation."""
-    rank, crowding = rank_and_crowding(F)
+    tournament (constraint domination first, given ``violation`` per row), type-aware
+    crossover (probability ``crossover_prob`` per pair), mutation."""
+    rank, crowding = rank_and_crowding(F, violation)
     pairs = rng.integers(len(rows), size=(2 * n, 2))
     a, b = pairs[:, 0], pairs[:, 1]
     coin = rng.random(len(pairs)) < 0.5

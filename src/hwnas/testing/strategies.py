@@ -3,8 +3,10 @@
 :func:`check_strategy_suite` runs a strategy over ordered, categorical (``(1, 2, 3)``,
 ``("a", "b", "c")``), mixed-type (``(1, "a")``), conditional (numeric and categorical
 parent) and single-value spaces, with 1, 2 and 3 objectives, some evaluations failing
-(told with ``values=None``), and a tiny space that it must spend and then stop on
-cleanly. Every check raises :class:`AssertionError` explicitly (``python -O`` strips bare
+(told with ``values=None``), a tiny space that it must spend and then stop on cleanly,
+and constrained searches (:func:`constrained_case`: a bound on an objective, measured in
+full, and on a cheap metric, whose violators come back unmeasured as a study records
+them). Every check raises :class:`AssertionError` explicitly (``python -O`` strips bare
 ``assert``). A strategy class declares cheap options for the suite in ``test_options``
 (a class attribute; see :func:`strategy_test_options`).
 
@@ -23,9 +25,13 @@ from typing import Any
 
 import numpy as np
 
+from hwnas.constraints import Constraint, total_violation
 from hwnas.results import Result
 from hwnas.space import Categorical, Choice, Config, SearchSpace
 from hwnas.strategies import STRATEGIES, Strategy, create_strategy
+from hwnas.strategies.base import bind_strategy
+
+Metrics = Callable[[SearchSpace, Config], dict[str, float]]
 
 DIRECTIONS = ["maximize", "minimize"]
 OBJECTIVE_DIRECTIONS: dict[int, list[str]] = {
@@ -113,6 +119,34 @@ def generic_objectives(space: SearchSpace, config: Config, n_objectives: int = 2
         else (float(cost - 2.0 * quality),)
 
 
+def cheap_size(space: SearchSpace, config: Config) -> dict[str, float]:
+    """A "cheap" metric of any config (as parameters are): the summed relative value index
+    of its active genes, known before the expensive objectives are measured."""
+    rows = space.canonical_indices(space.encode(config)[None, :])
+    active = space.active_matrix(rows)[0]
+    size = sum((index + 1) / len(dim.values)
+               for dim, index, on in zip(space.dims, rows[0], active) if on)
+    return {"size": float(size)}
+
+
+def constrained_case(space: SearchSpace, n_objectives: int, feasible: float = 0.4,
+                     seed: int = 0) -> list[Constraint]:
+    """Constraints leaving about ``feasible`` of ``space`` feasible: a bound on the last
+    objective (key ``f{n-1}``, measured in full) and on the cheap ``size``
+    (:func:`cheap_size`), each at the quantile that keeps ``sqrt(feasible)`` of a sample."""
+    rng = np.random.default_rng(seed)
+    configs = [space.sample(rng) for _ in range(200)]
+    keep = float(np.sqrt(feasible))
+    last = np.array([generic_objectives(space, c, n_objectives)[-1] for c in configs])
+    size = np.array([cheap_size(space, c)["size"] for c in configs])
+    direction = OBJECTIVE_DIRECTIONS[n_objectives][-1]
+    objective_bound = (float(np.quantile(last, keep)) if direction == "minimize"
+                       else float(np.quantile(last, 1.0 - keep)))
+    return [Constraint(f"f{n_objectives - 1}", "<=" if direction == "minimize" else ">=",
+                       objective_bound),
+            Constraint("size", "<=", float(np.quantile(size, keep)))]
+
+
 def strategy_test_options(name: str) -> dict[str, Any]:
     """The cheap options the registered strategy ``name`` declares for conformance tests
     (its ``test_options`` class attribute; ``{}`` if it declares none)."""
@@ -122,23 +156,28 @@ def strategy_test_options(name: str) -> dict[str, Any]:
 def run_strategy(make: Callable[[], Strategy], n_evaluations: int, seed: int = 0,
                  space: SearchSpace | None = None, restart_at: int | None = None,
                  evaluate: Callable[[SearchSpace, Config], Sequence[float] | None] | None = None,
-                 directions: Sequence[str] | None = None, max_asks: int = 1000) -> list[Result]:
+                 directions: Sequence[str] | None = None, max_asks: int = 1000,
+                 constraints: Sequence[Constraint] = (),
+                 cheap: Metrics | None = None) -> list[Result]:
     """Drive ``ask``/``tell`` as a study does; ``restart_at`` rebuilds the strategy from the
     history after that many results (as a resumed study does). ``evaluate`` returns the
     objective values or ``None`` for a failure (default :func:`synthetic_objectives`).
-    Stops early when an ask returns nothing (a spent space)."""
+    Stops early when an ask returns nothing (a spent space).
+
+    Under ``constraints``, every result's metrics hold the objectives as ``f0, f1, ..``
+    and the ``cheap`` metrics (a function of the config); a config whose cheap metrics
+    break a constraint is not evaluated, and comes back as a study records it: no values,
+    no error, only the cheap metrics."""
     space = space or synthetic_space()
     evaluate = evaluate or synthetic_objectives
     directions = list(directions or DIRECTIONS)
-    strategy = make()
-    strategy.bind(space, directions, seed)
+    strategy = bind_strategy(make(), space, directions, seed, constraints)
     results: list[Result] = []
     for _ in range(max_asks):
         if len(results) >= n_evaluations:
             break
         if restart_at is not None and len(results) >= restart_at:
-            strategy = make()
-            strategy.bind(space, directions, seed)
+            strategy = bind_strategy(make(), space, directions, seed, constraints)
             strategy.tell(results)
             restart_at = None
         n = min(strategy.batch_size, n_evaluations - len(results))
@@ -153,11 +192,19 @@ def run_strategy(make: Callable[[], Strategy], n_evaluations: int, seed: int = 0
                 space.validate(config)
             except Exception as error:
                 raise AssertionError(f"proposed a config outside the space: {error}") from None
+            number, arch_id = len(results) + len(batch), space.arch_id(config)
+            metrics = cheap(space, config) if cheap is not None and constraints else {}
+            known = [c for c in constraints if c.key in metrics]
+            if total_violation(known, metrics) > 0.0:
+                batch.append(Result(number, dict(config), arch_id, None, metrics))
+                continue
             values = evaluate(space, config)
             if values is not None and len(values) != len(directions):
                 raise AssertionError("the evaluator returned the wrong number of objectives")
-            batch.append(Result(len(results) + len(batch), dict(config), space.arch_id(config),
-                                None if values is None else tuple(values),
+            if values is not None and constraints:
+                metrics.update({f"f{i}": float(v) for i, v in enumerate(values)})
+            batch.append(Result(number, dict(config), arch_id,
+                                None if values is None else tuple(values), metrics,
                                 error=None if values is not None else "failed (synthetic)"))
         results += batch
         strategy.tell(batch)
@@ -166,9 +213,12 @@ def run_strategy(make: Callable[[], Strategy], n_evaluations: int, seed: int = 0
 
 def check_strategy(make: Callable[[], Strategy], n_evaluations: int = 60,
                    space: SearchSpace | None = None, n_objectives: int = 2,
-                   fail_fraction: float = 0.0) -> None:
+                   fail_fraction: float = 0.0, constrained: bool = False) -> None:
     """Asks stay in the space, no duplicate ids, the same seed gives the same asks, another
-    seed gives others, and a restart from the history repeats the sequence."""
+    seed gives others, and a restart from the history repeats the sequence; ``constrained``:
+    all that under :func:`constrained_case` (cheap violators told unmeasured)."""
+    if constrained and space is None:
+        space = conformance_spaces()["ordered"]
     if space is None:
         space, evaluate = synthetic_space(), synthetic_objectives
         directions = DIRECTIONS
@@ -178,7 +228,9 @@ def check_strategy(make: Callable[[], Strategy], n_evaluations: int = 60,
         def evaluate(s: SearchSpace, c: Config) -> tuple[float, ...] | None:
             return generic_objectives(s, c, n_objectives, fail_fraction)
     n_evaluations = min(n_evaluations, space.size())
-    options = {"space": space, "evaluate": evaluate, "directions": directions}
+    options: dict[str, Any] = {"space": space, "evaluate": evaluate, "directions": directions}
+    if constrained:
+        options.update(constraints=constrained_case(space, n_objectives), cheap=cheap_size)
     first = run_strategy(make, n_evaluations, seed=1, **options)
     ids = [r.arch_id for r in first]
     if len(first) != n_evaluations:
@@ -187,6 +239,10 @@ def check_strategy(make: Callable[[], Strategy], n_evaluations: int = 60,
         raise AssertionError("proposed a sub-network twice")
     if any(space.canonical(r.config) != r.config for r in first):
         raise AssertionError("proposed a config that is not canonical (inactive genes set)")
+    if constrained:
+        strategy = bind_strategy(make(), space, directions, 1, options["constraints"])
+        if tuple(strategy.constraints) != tuple(options["constraints"]):
+            raise AssertionError("the strategy does not keep the constraints it was given")
     again = [r.arch_id for r in run_strategy(make, n_evaluations, seed=1, **options)]
     if again != ids:
         raise AssertionError("the same seed gave different proposals")
@@ -237,3 +293,7 @@ def check_strategy_suite(name: str, n_evaluations: int = 24) -> None:
     check_spends_space(make)
     single = SearchSpace([Choice("fixed", (1,)), Categorical("only", ("x",))])
     check_spends_space(make, single)
+    for index, space in enumerate(conformance_spaces().values()):
+        if space.size() > 2 * n_evaluations:  # single_value has too few to constrain
+            check_strategy(make, n_evaluations, space=space, n_objectives=1 + index % 3,
+                           fail_fraction=0.1, constrained=True)
