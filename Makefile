@@ -5,7 +5,7 @@ VENV ?= .venv
 TORCH_SPEC ?= torch==2.13.0
 BIN := $(VENV)/bin
 
-.PHONY: install dev quickstart test test-fast lint clean
+.PHONY: install dev quickstart test test-fast lint clean browser
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,8 +22,12 @@ quickstart: $(VENV)/.installed
 	$(BIN)/hwnas quickstart
 
 # every test, the slow ones (subprocess resume, README example) included
-test: $(VENV)/.installed
+test: $(VENV)/.installed browser
 	$(BIN)/python -m pytest -q -m "slow or not slow"
+
+# headless Chromium and its driver (Debian packages) for tests/test_browser.py
+browser:
+	sh .ci/install_browser
 
 # the fast default selection, for the edit-test loop
 test-fast: $(VENV)/.installed

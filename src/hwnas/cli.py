@@ -99,20 +99,30 @@ def train(
         help="Factory option KEY=VALUE (repeatable).")] = None,
     epochs: Annotated[int, typer.Option(help="Training epochs.")] = 30,
     batch_size: Annotated[int, typer.Option(help="Mini-batch size.")] = 64,
-    lr: Annotated[float, typer.Option(help="Peak learning rate (cosine decay).")] = 0.1,
+    lr: Annotated[float | None, typer.Option(
+        help="Peak learning rate (cosine decay; default: sgd 0.1, adamw 0.001).")] = None,
     threads: Annotated[int, typer.Option(help="Torch threads while training.")] = 1,
     seed: SeedOption = 0,
     progress: ProgressOption = True,
+    method: Annotated[str, typer.Option(
+        help="Training method: sandwich, progressive, sorted, instatune (`hwnas list`).")] = (
+        "sandwich"),
+    method_option: Annotated[list[str] | None, typer.Option(
+        help="Training method option KEY=VALUE, e.g. n_random=3 (repeatable).")] = None,
+    optimizer: Annotated[str | None, typer.Option(
+        help="Optimizer: sgd or adamw (default: adamw for transformers, else sgd).")] = None,
 ) -> None:
-    """Train a super-network with the sandwich rule and in-place distillation."""
+    """Train a super-network (default: the sandwich rule with in-place distillation)."""
     from hwnas.workflow import train_supernet
 
     report = train_supernet(out, supernet=supernet, dataset=dataset, data=data,
                             supernet_options=_options(supernet_option), epochs=epochs,
                             batch_size=batch_size, lr=lr, seed=seed, threads=threads,
-                            progress=progress)
-    console.print(f"trained {supernet} on {data or dataset or 'digits'} in "
-                  f"{report.seconds:.1f} s -> {out}", highlight=False)
+                            progress=progress, method=method,
+                            method_options=_options(method_option), optimizer=optimizer)
+    console.print(f"trained {supernet} on {data or dataset or 'digits'} with {report.method} "
+                  f"({report.optimizer}, lr {report.lr:g}) in {report.seconds:.1f} s -> {out}",
+                  highlight=False)
     console.print(f"validation accuracy: largest {100 * report.val_accuracy_largest:.2f}%, "
                   f"smallest {100 * report.val_accuracy_smallest:.2f}%")
 
@@ -149,6 +159,9 @@ def search(
     max_failures: Annotated[int, typer.Option(
         help="Stop after this many failed evaluations in a row.")] = 5,
     progress: ProgressOption = True,
+    quantization: Annotated[bool, typer.Option(
+        help="Also search the per-layer INT8/fp32 policy; measure on the quantized ONNX "
+             "Runtime model (default objectives: accuracy, latency on onnxruntime).")] = False,
 ) -> None:
     """Search a super-network; on an existing study, resume it (the options given must
     match the study's)."""
@@ -161,7 +174,7 @@ def search(
                             strategy_options=_options(strategy_option) or None,
                             n_evaluations=n_evaluations, seed=seed, overwrite=overwrite,
                             retry_failed=retry_failed, max_consecutive_failures=max_failures,
-                            progress=progress)
+                            progress=progress, quantization=quantization)
     except KeyboardInterrupt:
         console.print(f"interrupted; finished evaluations are kept in {study}; "
                       "run the same command again to resume")
@@ -234,10 +247,28 @@ def export(
     config: Annotated[str | None, typer.Option(help="Config: JSON text or file.")] = None,
     dataset: DatasetOption = None,
     data: DataOption = None,
+    study_file: Annotated[Path | None, typer.Argument(
+        help="The study (same as --study).", show_default=False)] = None,
+    pick: Annotated[list[str] | None, typer.Option(
+        help="Export the pick under these constraints, KEY<=V or KEY>=V (repeatable; "
+             "'best' for none); see `hwnas pick`.")] = None,
+    maximum: MaxOption = None,
+    minimum: MinOption = None,
+    by: ByOption = None,
+    verify: Annotated[bool, typer.Option(
+        help="With a study: measure the file's accuracy again and compare with the "
+             "recorded one.")] = True,
+    tolerance: Annotated[float, typer.Option(
+        help="Largest accepted accuracy difference (fraction) when verifying.")] = 0.005,
 ) -> None:
-    """Export a sub-network exactly as it was measured (batch norm recalibrated)."""
+    """Export a sub-network exactly as it was measured (batch norm recalibrated); from a
+    study, checked against the recorded accuracy."""
     from hwnas.workflow import export_subnetwork, parse_config
 
+    study = study or study_file
+    if pick is not None or maximum or minimum:
+        _export_pick(out, study, pick, maximum, minimum, by, verify, tolerance)
+        return
     if (study is None) == (checkpoint is None):
         raise InvalidConfigError("give either --study (with --trial) or --checkpoint "
                                  "(with --config)")
@@ -245,6 +276,53 @@ def export(
                                 checkpoint=checkpoint, study=study, trial=trial,
                                 dataset=dataset, data=data)
     console.print(f"exported to {written}", highlight=False)
+    if study is not None and trial is not None and config is None and verify:
+        from hwnas.pick import verify_export
+        from hwnas.study import Study
+
+        loaded = Study.load(study, data=data)
+        _print_checks(verify_export(loaded, loaded.result(trial), written,
+                                    tolerance=tolerance), written)
+
+
+def _print_checks(checks, written: Path) -> None:
+    from hwnas.errors import EvaluationError
+
+    for check in checks:
+        console.print(f"verified {check.key}: recorded {check.recorded:.6g}, measured on "
+                      f"the file {check.measured:.6g} (tolerance {check.tolerance:g}): "
+                      f"{'OK' if check.ok else 'MISMATCH'}", highlight=False)
+    if not checks:
+        console.print("nothing verified: the study records no accuracy", highlight=False)
+    if any(not c.ok for c in checks):
+        raise EvaluationError(f"the exported file {str(written)!r} does not reproduce the "
+                              "recorded accuracy; it is kept to inspect")
+
+
+def _export_pick(out: Path, study: Path | None, pick: list[str] | None,
+                 maximum: list[str] | None, minimum: list[str] | None, by: str | None,
+                 verify: bool, tolerance: float) -> None:
+    from hwnas.pick import bounds, describe_pick, export_result
+    from hwnas.pick import pick as pick_best
+    from hwnas.study import Study
+
+    if study is None:
+        raise InvalidConfigError("--pick/--max/--min need a study: hwnas export STUDY --pick "
+                                 "'latency@b1<=2.0' --out model.onnx")
+    loaded = Study.load(study)
+    found = pick_best(loaded, bounds(maximum, minimum, [p for p in pick or [] if p != "best"]),
+                      by=by)
+    for line in describe_pick(found, loaded.spec.units()):
+        console.print(line, highlight=False, markup=False)
+    if not found.ok:
+        raise typer.Exit(2)
+    exported = export_result(loaded, found.chosen, out, verify=False)
+    console.print(f"exported trial {found.chosen.number} to {exported.path}", highlight=False)
+    if verify:
+        from hwnas.pick import verify_export
+
+        _print_checks(verify_export(loaded, found.chosen, exported.path, tolerance=tolerance),
+                      exported.path)
 
 
 @app.command()
@@ -285,6 +363,64 @@ def quickstart(
         console.print(f"{name}: {path}")
     console.print(f"quickstart finished in {result.seconds:.1f} s")
 
+
+MaxOption = Annotated[list[str] | None, typer.Option(
+    "--max", help="Upper bound KEY=VALUE on a measured key, e.g. latency@b1=2.0 (repeatable).")]
+MinOption = Annotated[list[str] | None, typer.Option(
+    "--min", help="Lower bound KEY=VALUE, e.g. accuracy=0.95 (repeatable).")]
+ByOption = Annotated[str | None, typer.Option(
+    "--by", help="Objective to rank by (default: the study's first objective).")]
+
+
+@app.command()
+def pick(
+    study: Annotated[Path, typer.Argument(help="Study database (SQLite file).")],
+    maximum: MaxOption = None,
+    minimum: MinOption = None,
+    constraint: Annotated[list[str] | None, typer.Option(
+        help="Constraint KEY<=VALUE or KEY>=VALUE (repeatable), like --max/--min.")] = None,
+    by: ByOption = None,
+    json_output: Annotated[bool, typer.Option(
+        "--json", help="Print the pick as JSON (trial, config, metrics, rule).")] = False,
+) -> None:
+    """Print the best sub-network meeting the bounds (best first objective, or --by), or
+    say that none does and name the closest. Exits 2 when none does."""
+    from hwnas.pick import bounds, describe_pick
+    from hwnas.pick import pick as pick_best
+    from hwnas.study import Study
+
+    loaded = Study.load(study)
+    found = pick_best(loaded, bounds(maximum, minimum, constraint), by=by)
+    if json_output:
+        typer.echo(json.dumps(found.to_dict()))
+    else:
+        for line in describe_pick(found, loaded.spec.units()):
+            console.print(line, highlight=False, markup=False)
+        picked = found.chosen or found.closest
+        console.print(f"config: {json.dumps(picked.config)}", highlight=False, markup=False)
+        if found.ok:
+            console.print(f"export it: hwnas export --study {study} --trial {picked.number} "
+                          "--out model.onnx", highlight=False, markup=False)
+    if not found.ok:
+        raise typer.Exit(2)
+
+
+@app.command()
+def report(
+    studies: Annotated[list[Path], typer.Argument(
+        help="One or more study databases; several are overlaid.")],
+    output: Annotated[Path, typer.Option(help="HTML file to write.")] = Path("report.html"),
+    label: Annotated[list[str] | None, typer.Option(
+        help="Label per study, in order (default: folder/file name).")] = None,
+    title: Annotated[str | None, typer.Option(help="Page title.")] = None,
+) -> None:
+    """Write one self-contained HTML report (opens offline): Pareto fronts, hypervolume,
+    predictor quality, the front as a table, settings and machines."""
+    from hwnas.report.html import write_report
+
+    written = write_report(studies, output, labels=label or None, title=title)
+    console.print(f"report written to {written} ({written.stat().st_size / 1e6:.1f} MB)",
+                  highlight=False)
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the command, turning hwnas errors into one line and exit code 1."""

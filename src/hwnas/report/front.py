@@ -21,14 +21,23 @@ DISPLAY = {"fraction": ("%", 100.0), "MACs": ("M MACs", 1e-6), "parameters": ("k
            "bytes": ("kB", 1e-3)}
 
 
+def display_of(unit: str) -> tuple[str, float]:
+    """(shown unit, scale) for a measure's unit; ``"fraction (validation split)"`` shows as
+    a percentage like ``"fraction"``."""
+    if unit in DISPLAY:
+        return DISPLAY[unit]
+    base = unit.split(" (", 1)[0]
+    return DISPLAY.get(base, (unit, 1.0))
+
+
 def shown_unit(unit: str) -> str:
-    return DISPLAY.get(unit, (unit, 1.0))[0]
+    return display_of(unit)[0]
 
 
 def _format(unit: str, value: float | None) -> str:
     if value is None:
         return "-"
-    shown, scale = DISPLAY.get(unit, (unit, 1.0))
+    shown, scale = display_of(unit)
     if shown == "%":
         return f"{scale * value:.2f}%"
     return f"{scale * value:.3g}"
@@ -45,6 +54,12 @@ def front_table(study: Study, results: Sequence[Result] | None = None,
     table = Table(title=f"Pareto front: {len(results)} sub-networks")
     table.add_column("trial", justify="right")
     table.add_column("arch id")
+    from hwnas.quantization import describe_policy  # a quantized study: "7/9 int8"
+
+    policies = {r.number: describe_policy(study.spec.space, r.config) for r in results}
+    show_policy = any(p is not None for p in policies.values())
+    if show_policy:
+        table.add_column("policy")
     for key in keys:
         unit = shown_unit(units.get(key, ""))
         table.add_column(f"{key} ({unit})" if unit else key, justify="right")
@@ -53,6 +68,7 @@ def front_table(study: Study, results: Sequence[Result] | None = None,
         table.add_column(f"{key} IQR ({unit})" if unit else f"{key} IQR", justify="right")
     for result in results:
         row = [str(result.number), result.arch_id[:10]]
+        row += [policies[result.number] or "-"] if show_policy else []
         row += [_format(units.get(k, ""), result.metrics.get(k)) for k in keys]
         row += [_format(units.get(k, ""), result.spreads.get(k, 0.0)) for k in spread_keys]
         table.add_row(*row)
@@ -117,14 +133,23 @@ def plot_front(study: Study, path: str | Path, x: str | None = None,
     return result
 
 
+def current_umask() -> int:
+    """The process's umask (read by setting it and putting it back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def _atomic_write(path: Path, write, mode: str) -> Path:  # noqa: ANN001 - a small callback
-    """Write through a temporary file in the same folder, then rename over ``path``."""
+    """Write through a temporary file in the same folder, then rename over ``path``; the
+    file gets the permissions a plain ``open`` would give (0666 less the umask)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
     os.close(handle)
     try:
         with open(temporary, mode) as stream:
             write(stream)
+        os.chmod(temporary, 0o666 & ~current_umask())  # mkstemp makes it 0600
         os.replace(temporary, path)
     finally:
         if os.path.exists(temporary):
