@@ -129,6 +129,7 @@ def train(
 
 @app.command()
 def search(
+    ctx: typer.Context,
     study: StudyOption = Path("runs/default/study.db"),
     checkpoint: Annotated[Path | None, typer.Option(
         help="Trained super-network (for a new study).")] = None,
@@ -162,10 +163,30 @@ def search(
     quantization: Annotated[bool, typer.Option(
         help="Also search the per-layer INT8/fp32 policy; measure on the quantized ONNX "
              "Runtime model (default objectives: accuracy, latency on onnxruntime).")] = False,
+    config_file: Annotated[Path | None, typer.Option(
+        "--config", help="Read the search's settings from a TOML file (flags given here "
+                         "override it); see docs/commands/search.md.")] = None,
+    print_config: Annotated[bool, typer.Option(
+        help="Print the effective settings (file, flags, defaults) as TOML and stop.")] = False,
+    reference_point: Annotated[str | None, typer.Option(
+        help="A new study's hypervolume reference point KEY=VALUE,... for every objective "
+             "(default: fixed from the first batch and stored).")] = None,
+    constraint: Annotated[list[str] | None, typer.Option(
+        help="Bound a measured key, KEY<=NUMBER or KEY>=NUMBER, repeatable, e.g. "
+             "'latency@b1<=2.0' 'params<=1e6'; cheap figures (params, macs, model_size) are "
+             "measured first and a sub-network they rule out is not measured further.")
+    ] = None,
+    count_infeasible: Annotated[bool, typer.Option(
+        help="Count sub-networks a cheap constraint ruled out toward --n-evaluations "
+             "(default: only full measurements count).")] = False,
 ) -> None:
     """Search a super-network; on an existing study, resume it (the options given must
     match the study's)."""
     from hwnas.workflow import run_search
+
+    if config_file is not None or print_config or reference_point is not None:
+        _search_from_config(ctx, config_file, print_config, study, progress)
+        return
 
     try:
         result = run_search(study, checkpoint=checkpoint, supernet=supernet, data=data,
@@ -174,9 +195,37 @@ def search(
                             strategy_options=_options(strategy_option) or None,
                             n_evaluations=n_evaluations, seed=seed, overwrite=overwrite,
                             retry_failed=retry_failed, max_consecutive_failures=max_failures,
-                            progress=progress, quantization=quantization)
+                            progress=progress, quantization=quantization,
+                            constraints=constraint or None,
+                            count_infeasible=True if count_infeasible else None)
     except KeyboardInterrupt:
         console.print(f"interrupted; finished evaluations are kept in {study}; "
+                      "run the same command again to resume")
+        raise typer.Exit(130) from None
+    _print_front(result)
+
+
+def _search_from_config(ctx: typer.Context, config_file: Path | None, print_config: bool,
+                        study: Path, progress: bool) -> None:
+    """``search`` with a configuration file: the file, overridden by the flags given."""
+    from hwnas import config_file as settings
+    from hwnas.workflow import run_search
+
+    # by name: typer may bring its own copy of click's ParameterSource enum
+    given = {name: value for name, value in ctx.params.items()
+             if getattr(ctx.get_parameter_source(name), "name", "") in ("COMMANDLINE",
+                                                                        "ENVIRONMENT")}
+    from_file = settings.read_config(config_file) if config_file is not None else {}
+    merged = settings.effective(from_file, settings.from_command_line(given), run_search,
+                                fallback={"study": str(study)})
+    if print_config:
+        typer.echo(settings.to_toml(merged), nl=False)
+        return
+    arguments = settings.to_arguments(merged, run_search)
+    try:
+        result = run_search(progress=progress, **arguments)
+    except KeyboardInterrupt:
+        console.print(f"interrupted; finished evaluations are kept in {merged['study']}; "
                       "run the same command again to resume")
         raise typer.Exit(130) from None
     _print_front(result)

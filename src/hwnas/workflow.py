@@ -44,8 +44,9 @@ def train_supernet(checkpoint: str | Path, *, supernet: str = "elastic_cnn",
                    dataset: str | None = None, data: Any = None,
                    dataset_options: dict[str, Any] | None = None,
                    supernet_options: dict[str, Any] | None = None, epochs: int = 30,
-                   batch_size: int = 64, lr: float = 0.1, seed: int = 0, threads: int = 1,
-                   progress: bool = True):
+                   batch_size: int = 64, lr: float | None = None, seed: int = 0,
+                   threads: int = 1, progress: bool = True, method: str = "sandwich",
+                   method_options: dict[str, Any] | None = None, optimizer: str | None = None):
     """Train a super-network (a registered name, an entry point, or
     ``"package.module:factory"``) on a registered data set (split by ``seed``; default
     ``digits``) or on ``data`` (your arrays or an ``.npz`` file), with the sandwich rule and
@@ -53,13 +54,17 @@ def train_supernet(checkpoint: str | Path, *, supernet: str = "elastic_cnn",
 
     The checkpoint records the data and the split seed, so a search of it validates on
     samples it was not trained on. ``threads`` sets torch's intra-op threads while training.
+    ``method`` picks the training method (``hwnas.training.TRAINING_METHODS``: sandwich,
+    progressive, sorted, instatune) with its ``method_options``; ``optimizer`` (sgd, adamw;
+    default per super-network) and ``lr`` (default per optimizer), see
+    :func:`hwnas.training.train`.
     """
     import torch
 
     from hwnas.data import load_dataset
     from hwnas.measure.latency import torch_threads
     from hwnas.supernets import create_supernet, data_options, save_checkpoint
-    from hwnas.training import train_sandwich
+    from hwnas.training import train
 
     if data is not None and dataset is not None:
         raise InvalidConfigError("give either a dataset name or your data, not both")
@@ -74,8 +79,9 @@ def train_supernet(checkpoint: str | Path, *, supernet: str = "elastic_cnn",
     torch.manual_seed(seed)
     model = create_supernet(supernet, options)
     with torch_threads(threads):
-        report = train_sandwich(model, splits, epochs=epochs, batch_size=batch_size, lr=lr,
-                                seed=seed, progress=progress)
+        report = train(model, splits, method=method, method_options=method_options,
+                       epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer,
+                       seed=seed, progress=progress)
     metadata = {"dataset": dataset, "dataset_options": dataset_options or {},
                 "split_seed": seed, "seed": seed, "train_report": report.to_dict()}
     if record is not None:
@@ -108,7 +114,8 @@ def check_resume(study: Study, *, checkpoint: str | Path | None = None,
                  objectives: Sequence[str | Objective] | None = None,
                  metrics: Sequence[str | Metric] | None = None, strategy: str | None = None,
                  strategy_options: dict[str, Any] | None = None,
-                 seed: int | None = None) -> None:
+                 seed: int | None = None, constraints: Sequence[Any] | None = None,
+                 count_infeasible: bool | None = None) -> None:
     """Refuse to resume ``study`` with arguments that differ from those it was created
     with (``None``: not given), naming the first field that differs."""
     spec: EvaluatorSpec = study.spec.evaluation
@@ -146,9 +153,18 @@ def check_resume(study: Study, *, checkpoint: str | Path | None = None,
     for field, stored, given in (("strategy", study.spec.strategy, strategy),
                                  ("strategy options", study.spec.strategy_options,
                                   strategy_options),
-                                 ("seed", study.spec.seed, seed)):
+                                 ("seed", study.spec.seed, seed),
+                                 ("count_infeasible", study.spec.count_infeasible,
+                                  count_infeasible)):
         if given is not None and given != stored:
             problems.append((field, stored, given))
+    if constraints is not None:
+        from hwnas.constraints import parse_constraints
+
+        wanted = sorted(c.to_text() for c in parse_constraints(constraints))
+        held = sorted(c.to_text() for c in study.spec.constraints)
+        if wanted != held:
+            problems.append(("constraints", held or "none", wanted or "none"))
     if problems:
         field, stored, given = problems[0]
         raise StudyError(
@@ -164,10 +180,24 @@ def run_search(study_path: str | Path, *, checkpoint: str | Path | None = None,
                metrics: Sequence[str | Metric] | None = None, strategy: str | None = None,
                strategy_options: dict[str, Any] | None = None, n_evaluations: int = 100,
                seed: int | None = None, overwrite: bool = False, retry_failed: bool = False,
-               max_consecutive_failures: int = 5, progress: bool = True) -> Study:
+               max_consecutive_failures: int = 5, progress: bool = True,
+               quantization: bool = False,
+               reference_point: dict[str, float] | None = None,
+               constraints: Sequence[Any] | None = None,
+               count_infeasible: bool | None = None) -> Study:
     """Search a trained super-network (``checkpoint``) or an untrained one (``supernet``,
     e.g. for latency only), or resume the study at ``study_path`` if it exists: then every
-    argument given must match what the study was created with (``None``: not given)."""
+    argument given must match what the study was created with (``None``: not given).
+
+    ``quantization``: search the per-layer INT8/fp32 policy with the architecture, every
+    figure measured on the quantized ONNX Runtime model (:mod:`hwnas.quantization`).
+
+    ``reference_point`` (objective key -> value) declares a new study's hypervolume
+    reference point; otherwise one is fixed from the first batch and stored.
+
+    ``constraints`` (``"latency@b1<=2.0"``, ...) bound measured keys (:mod:`hwnas.screening`);
+    ``count_infeasible`` counts proposals a cheap constraint ruled out toward
+    ``n_evaluations`` (default: only full measurements count)."""
     path = sqlite_path(study_path)
     resuming = (path is not None and path.exists() and not overwrite
                 and not _creation_interrupted(study_path))
@@ -175,23 +205,68 @@ def run_search(study_path: str | Path, *, checkpoint: str | Path | None = None,
         study = Study.load(study_path, data=data)
         check_resume(study, checkpoint=checkpoint, supernet=supernet, data=data,
                      dataset=dataset, objectives=objectives, metrics=metrics,
-                     strategy=strategy, strategy_options=strategy_options, seed=seed)
+                     strategy=strategy, strategy_options=strategy_options, seed=seed,
+                     constraints=constraints, count_infeasible=count_infeasible)
+        if quantization and study.spec.evaluation.transform is None:
+            raise StudyError(f"study {study.location!r} searches the architecture only; to "
+                             "search the quantization policy too, start a new study "
+                             "(--overwrite or another --study)")
     else:
         if checkpoint is None and supernet is None:
             raise InvalidConfigError(
                 "a new study needs --checkpoint (a super-network trained with `hwnas train`) "
                 "or --supernet (an untrained one, e.g. to search latency only)"
             )
+        transform, default_objectives, default_metrics = None, DEFAULT_OBJECTIVES, DEFAULT_METRICS
+        if quantization:
+            from hwnas import quantization as quantized
+
+            transform = quantized.QuantizeTransform()
+            default_objectives = quantized.QUANTIZED_OBJECTIVES
+            default_metrics = quantized.QUANTIZED_METRICS
         study = Study.create(
             study_path, checkpoint=checkpoint, supernet=supernet, data=data, dataset=dataset,
-            objectives=objectives if objectives is not None else DEFAULT_OBJECTIVES,
-            metrics=metrics if metrics is not None else DEFAULT_METRICS,
+            objectives=objectives if objectives is not None else default_objectives,
+            metrics=metrics if metrics is not None else default_metrics, transform=transform,
             strategy=strategy or "nsga2", strategy_options=strategy_options,
             seed=seed if seed is not None else 0, overwrite=overwrite,
+            constraints=constraints or (), count_infeasible=bool(count_infeasible),
+            reference_point=_reference_list(
+                reference_point, objectives if objectives is not None else default_objectives),
         )
+    if resuming and reference_point is not None:
+        _check_reference(study, reference_point)
+    from hwnas.report.machine import record_machine
+
+    record_machine(study)
     study.optimize(n_evaluations, progress=progress, retry_failed=retry_failed,
                    max_consecutive_failures=max_consecutive_failures)
     return study
+
+
+def _reference_list(reference: dict[str, float] | None,
+                    objectives: Sequence[str | Objective]) -> list[float] | None:
+    """A reference point by key as a list in the objectives' order."""
+    if reference is None:
+        return None
+    keys = [as_objective(o).key for o in objectives]
+    unknown = sorted(set(reference) - set(keys))
+    missing = [k for k in keys if k not in reference]
+    if unknown or missing:
+        raise InvalidConfigError(
+            f"the reference point must give a value for each objective ({', '.join(keys)}): "
+            + (f"{unknown} are not objectives" if unknown else f"{missing} are missing")
+            + "; e.g. --reference-point " + ",".join(f"{k}=VALUE" for k in keys))
+    return [float(reference[k]) for k in keys]
+
+
+def _check_reference(study: Study, reference: dict[str, float]) -> None:
+    stored = study.spec.reference_point
+    wanted = _reference_list(reference, study.spec.objective_keys)
+    if stored is None or [float(v) for v in stored] != wanted:
+        raise StudyError(f"study {study.location!r} was created with reference point "
+                         f"{stored or 'fixed from its first batch'}, not {wanted}; leave "
+                         "--reference-point out to resume it")
 
 
 # -- one sub-network ----------------------------------------------------------------------------
@@ -284,6 +359,13 @@ def export_subnetwork(out: str | Path, config: Config | None = None, *,
         pipeline, _ = _checkpoint_pipeline(checkpoint, dataset=dataset, data=data, measures=())
     else:
         raise InvalidConfigError("give --study (with --trial) or --checkpoint (with --config)")
+    if study is not None:
+        loaded.spec.space.validate(config)
+        if pipeline.transform is not None:  # e.g. quantized: the transformed model as measured
+            from hwnas.export import write_transformed
+
+            recorded = loaded.result(trial).metrics if trial is not None else None
+            return write_transformed(pipeline, config, out, recorded)
     pipeline.supernet.space.validate(config)
     return write_module(pipeline.prepared(config), pipeline.context.example_inputs, out)
 
