@@ -13,7 +13,9 @@ Three formats, chosen by the file's suffix:
   be loaded from a source you trust, hence torch's ``weights_only=True`` default refuses it.
 
 What is written is the module it is given; the caller passes the sub-network exactly as it
-was measured (extracted and batch-norm recalibrated by the evaluation pipeline).
+was measured (extracted and batch-norm recalibrated by the evaluation pipeline). A study
+whose pipeline transforms the sub-network (quantization) measures the transformed ONNX
+model: :func:`write_transformed` writes that one.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import tempfile
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -50,13 +53,31 @@ def write_module(module: nn.Module, example_inputs: Inputs, out: str | Path) -> 
         payload = onnx_bytes(module, example_inputs)
     else:
         payload = _torch_bytes(module, example_inputs, exported=out.suffix == ".pt2")
+    _write_atomically(payload, out)
+    return out
+
+
+def write_transformed(pipeline: Any, config: dict[str, Any], out: str | Path) -> Path:
+    """Write the ONNX model a pipeline's transform makes of ``config`` (the INT8 model of a
+    quantized study) exactly as it is measured: the same bytes the measures saw. ``hwnas
+    export`` then re-measures its accuracy on the file (:func:`hwnas.pick.verify_export`)."""
+    out = Path(out)
+    if out.suffix != ".onnx":
+        raise InvalidConfigError(
+            f"cannot export to {str(out)!r}: this study measures the {pipeline.transform.name!r}"
+            " transform's ONNX model (e.g. INT8); write it to a file ending in .onnx"
+        )
+    _write_atomically(pipeline.artifacts(config).onnx, out)
+    return out
+
+
+def _write_atomically(payload: bytes, out: Path) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=out.parent, suffix=".tmp")
     with os.fdopen(handle, "wb") as file:
         file.write(payload)
     os.chmod(temporary, 0o644)
     os.replace(temporary, out)
-    return out
 
 
 def onnx_bytes(module: nn.Module, example_inputs: Inputs, dynamic_batch: bool = True) -> bytes:
@@ -111,4 +132,4 @@ def _arguments(inputs: Inputs) -> tuple[tuple, dict, list[str]]:
     return (inputs,), {}, ["input"]
 
 
-__all__ = ["FORMATS", "ONNX_OPSET", "onnx_bytes", "write_module"]
+__all__ = ["FORMATS", "ONNX_OPSET", "onnx_bytes", "write_module", "write_transformed"]

@@ -184,7 +184,8 @@ def run_search(study_path: str | Path, *, checkpoint: str | Path | None = None,
                quantization: bool = False,
                reference_point: dict[str, float] | None = None,
                constraints: Sequence[Any] | None = None,
-               count_infeasible: bool | None = None) -> Study:
+               count_infeasible: bool | None = None,
+               workers: int | None = None, ray_address: str | None = None) -> Study:
     """Search a trained super-network (``checkpoint``) or an untrained one (``supernet``,
     e.g. for latency only), or resume the study at ``study_path`` if it exists: then every
     argument given must match what the study was created with (``None``: not given).
@@ -197,7 +198,12 @@ def run_search(study_path: str | Path, *, checkpoint: str | Path | None = None,
 
     ``constraints`` (``"latency@b1<=2.0"``, ...) bound measured keys (:mod:`hwnas.screening`);
     ``count_infeasible`` counts proposals a cheap constraint ruled out toward
-    ``n_evaluations`` (default: only full measurements count)."""
+    ``n_evaluations`` (default: only full measurements count).
+
+    Several processes may run this on one study at once (started together on a new study,
+    or joining one): the first creates it, the others join, and together they stop at
+    ``n_evaluations``. ``workers=N`` measures N sub-networks at once on Ray workers (a local
+    Ray runtime, or the cluster at ``ray_address``); needs the ``ray`` extra."""
     path = sqlite_path(study_path)
     resuming = (path is not None and path.exists() and not overwrite
                 and not _creation_interrupted(study_path))
@@ -230,6 +236,7 @@ def run_search(study_path: str | Path, *, checkpoint: str | Path | None = None,
             metrics=metrics if metrics is not None else default_metrics, transform=transform,
             strategy=strategy or "nsga2", strategy_options=strategy_options,
             seed=seed if seed is not None else 0, overwrite=overwrite,
+            exist_ok=not overwrite,
             constraints=constraints or (), count_infeasible=bool(count_infeasible),
             reference_point=_reference_list(
                 reference_point, objectives if objectives is not None else default_objectives),
@@ -240,7 +247,8 @@ def run_search(study_path: str | Path, *, checkpoint: str | Path | None = None,
 
     record_machine(study)
     study.optimize(n_evaluations, progress=progress, retry_failed=retry_failed,
-                   max_consecutive_failures=max_consecutive_failures)
+                   max_consecutive_failures=max_consecutive_failures, workers=workers,
+                   ray_address=ray_address)
     return study
 
 
@@ -364,8 +372,7 @@ def export_subnetwork(out: str | Path, config: Config | None = None, *,
         if pipeline.transform is not None:  # e.g. quantized: the transformed model as measured
             from hwnas.export import write_transformed
 
-            recorded = loaded.result(trial).metrics if trial is not None else None
-            return write_transformed(pipeline, config, out, recorded)
+            return write_transformed(pipeline, config, out)
     pipeline.supernet.space.validate(config)
     return write_module(pipeline.prepared(config), pipeline.context.example_inputs, out)
 

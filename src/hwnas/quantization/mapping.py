@@ -2,9 +2,9 @@
 
 The extracted sub-network runs the same layers in the same order as the super-network
 switched to its config, so the two call sequences pair up (their output shapes are checked).
-The TorchScript-based ONNX exporter (``dynamo=False``) names each node after the module
-that made it (``/0/Conv``, ``/stem/stem.0/Conv``): the scope just above the op is the
-module's full path, which stays stable through ``quant_pre_process``.
+The TorchScript-based ONNX exporter (``dynamo=False``) names each node after the modules
+on the path to the one that made it (``/0/Conv``, ``/1/body/body.0/Conv``), names that stay
+stable through ``quant_pre_process``.
 """
 
 from __future__ import annotations
@@ -47,26 +47,34 @@ def map_modules(supernet: Any, config: Config, module: nn.Module, layers: Sequen
     return mapping
 
 
-def node_scope(name: str) -> str | None:
-    """The module path an exported node came from (``"/stem/stem.0/Conv"`` -> ``"stem.0"``)."""
-    parts = name.split("/")
-    return parts[-2] if len(parts) >= 3 else None
+def scope_prefix(module_path: str) -> str:
+    """The name prefix the TorchScript-based exporter gives a module's nodes: one part per
+    module on the path, each its name cut to start at its last non-numeric atom
+    (``"1.body.0"`` -> ``"/1/body/body.0/"``; torch.onnx ``_unqualified_variable_name``)."""
+    atoms = module_path.split(".")
+    parts = []
+    for end in range(1, len(atoms) + 1):
+        path = atoms[:end]
+        named = [i for i, atom in enumerate(path) if not atom.isnumeric()]
+        parts.append(".".join(path[named[-1]:] if named else path))
+    return "/" + "/".join(parts) + "/"
 
 
 def map_nodes(model: Any, modules: Mapping[str, str]) -> dict[str, list[str]]:
-    """``{gene: [weight-carrying node names]}`` in an ONNX ``ModelProto``; every gene must
-    find at least one node."""
-    by_scope: dict[str, list[str]] = {}
-    for node in model.graph.node:
-        scope = node_scope(node.name)
-        if node.op_type in WEIGHT_OPS and scope is not None:
-            by_scope.setdefault(scope, []).append(node.name)
-    nodes = {gene: by_scope.get(path, []) for gene, path in modules.items()}
+    """``{gene: [weight-carrying node names]}`` in an ONNX ``ModelProto``: the nodes made
+    directly by each gene's module; every gene must find at least one."""
+    nodes: dict[str, list[str]] = {}
+    for gene, path in modules.items():
+        prefix = scope_prefix(path)
+        nodes[gene] = [node.name for node in model.graph.node if node.op_type in WEIGHT_OPS
+                       and node.name.startswith(prefix)
+                       and "/" not in node.name[len(prefix):]]
     missing = [gene for gene, found in nodes.items() if not found]
     if missing:
         raise InvalidConfigError(
             f"no ONNX node carries the weights of {missing[0]!r} (module "
-            f"{modules[missing[0]]!r}); the exporter renamed or fused it"
+            f"{modules[missing[0]]!r}, nodes named {scope_prefix(modules[missing[0]])}...); "
+            "the exporter renamed or fused it"
         )
     return nodes
 
@@ -92,5 +100,5 @@ def weight_nodes(model: Any) -> set[str]:
     return {node.name for node in model.graph.node if node.op_type in WEIGHT_OPS}
 
 
-__all__ = ["WEIGHT_OPS", "map_modules", "map_nodes", "node_scope", "quantized_nodes",
+__all__ = ["WEIGHT_OPS", "map_modules", "map_nodes", "quantized_nodes", "scope_prefix",
            "weight_nodes"]

@@ -102,10 +102,30 @@ def write_front_csv(study: Study, path: str | Path,
     return _atomic_write(Path(path), lambda handle: frame.to_csv(handle, index=False), "w")
 
 
+def plot_title(study: Study, y: str, x: str) -> str:
+    """``y vs x`` with how each measured figure was measured (backend, batch, threads) and
+    the machine that measured it (recorded with the study, else this one)."""
+    from hwnas.report.machine import machine_facts, recorded_machines
+
+    parts = []
+    for measure in study.spec.evaluation.measures:
+        if measure.key in (x, y) and measure.kind == "latency":
+            settings = measure.settings
+            parts.append(f"{measure.key}: {settings.get('backend', 'torch')}, batch "
+                         f"{settings.get('batch_size', 1)}, {settings.get('threads', 1)} "
+                         f"thread{'s' if settings.get('threads', 1) != 1 else ''}")
+    machines = recorded_machines(study)
+    cpu = (machines[0] if machines else machine_facts()).get("cpu", "unknown CPU")
+    where = f" on {cpu}" if parts else ""
+    return f"{y} vs {x}" + (f"\n{'; '.join(parts)}{where}" if parts else "")
+
+
 def plot_front(study: Study, path: str | Path, x: str | None = None,
                y: str | None = None) -> Path:
     """Every evaluated sub-network (grey) and the front over ``x`` and ``y`` (objective keys;
-    default the first two objectives)."""
+    default the first two objectives) as a staircase, each front point labelled with its
+    trial number, with error bars of the measured spread (IQR); the title names the
+    hardware and batch of the latency."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -115,18 +135,31 @@ def plot_front(study: Study, path: str | Path, x: str | None = None,
     x = x or (keys[1] if len(keys) > 1 else keys[0])
     y = y or keys[0]
     units = study.spec.units()
+    x_shown, x_scale = display_of(units.get(x, ""))
+    y_shown, y_scale = display_of(units.get(y, ""))
     finished = study.finished()
     front = study.pareto_front([y, x] if x != y else [y])
-    figure, axes = plt.subplots(figsize=(6.4, 4.4), dpi=120)
-    axes.scatter([r.metrics[x] for r in finished], [r.metrics[y] for r in finished],
+    figure, axes = plt.subplots(figsize=(7.2, 4.8), dpi=120)
+    axes.scatter([x_scale * r.metrics[x] for r in finished],
+                 [y_scale * r.metrics[y] for r in finished],
                  s=12, color="0.7", label=f"evaluated ({len(finished)})")
     ordered = sorted(front, key=lambda r: r.metrics[x])
-    axes.plot([r.metrics[x] for r in ordered], [r.metrics[y] for r in ordered], "o-",
-              color="tab:red", markersize=5, label=f"Pareto front ({len(front)})")
-    axes.set_xlabel(f"{x} ({units.get(x) or 'value'})")
-    axes.set_ylabel(f"{y} ({units.get(y) or 'value'})")
+    xs = [x_scale * r.metrics[x] for r in ordered]
+    ys = [y_scale * r.metrics[y] for r in ordered]
+    minimized = dict(zip(keys, study.spec.directions)).get(x) == "minimize"
+    axes.step(xs, ys, where="post" if minimized else "pre", color="tab:red", linewidth=1.2)
+    axes.errorbar(xs, ys, xerr=[x_scale * r.spreads.get(x, 0.0) / 2 for r in ordered],
+                  yerr=[y_scale * r.spreads.get(y, 0.0) / 2 for r in ordered], fmt="o",
+                  color="tab:red", markersize=5, elinewidth=0.8, capsize=2,
+                  label=f"Pareto front ({len(front)}; bars: IQR)")
+    for result, px, py in zip(ordered, xs, ys):
+        axes.annotate(str(result.number), (px, py), textcoords="offset points",
+                      xytext=(-4, 4), ha="right", fontsize=7, color="tab:red")
+    axes.set_xlabel(f"{x} ({x_shown or 'value'})")
+    axes.set_ylabel(f"{y} ({y_shown or 'value'})")
+    axes.set_title(plot_title(study, y, x), fontsize=9)
     axes.grid(alpha=0.3)
-    axes.legend()
+    axes.legend(fontsize=8)
     figure.tight_layout()
     result = _atomic_write(Path(path), lambda handle: figure.savefig(handle, format="png"), "wb")
     plt.close(figure)

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from hwnas.constraints import is_feasible
 from hwnas.errors import StudyError
 from hwnas.pareto import hypervolume, non_dominated
 from hwnas.results import Result
@@ -66,11 +67,30 @@ class Analysis:
     def _values(self, results: Sequence[Result], keys: list[str]) -> np.ndarray:
         return np.array([[r.metrics[k] for k in keys] for r in results], dtype=float)
 
+    def feasible(self) -> list[Result]:
+        """The finished sub-networks that meet every constraint of the study (all finished
+        ones without constraints): what the front, the hypervolume and ``pick`` use."""
+        constraints = self.spec.constraints
+        return [r for r in self.finished() if is_feasible(constraints, r.metrics)]
+
+    def infeasible_counts(self) -> dict[str, int]:
+        """How many sub-networks broke a constraint: ``measured`` (fully measured, then
+        found infeasible), ``screened`` (ruled out by a cheap figure, not measured further),
+        and ``feasible``, the finished ones that meet every constraint."""
+        results = self.results()
+        constraints = self.spec.constraints
+        measured = [r for r in results if r.ok]
+        feasible = sum(is_feasible(constraints, r.metrics) for r in measured)
+        screened = sum(r.screened for r in results) if constraints else 0
+        return {"feasible": feasible, "measured": len(measured) - feasible,
+                "screened": screened}
+
     def pareto_front(self, objectives: Sequence[str] | None = None) -> list[Result]:
         """The non-dominated finished sub-networks over ``objectives`` (keys; default all),
-        sorted by those objectives' values."""
+        sorted by those objectives' values; under constraints, of the feasible ones only
+        (:meth:`infeasible_counts` says how many were left out)."""
         keys, directions = self._chosen(objectives)
-        finished = self.finished()
+        finished = self.feasible()  # under constraints: the feasible ones only
         if not finished:
             return []
         values = self._values(finished, keys)
@@ -147,11 +167,11 @@ class Analysis:
 
     def hypervolume(self, reference_point: Sequence[float] | None = None,
                     objectives: Sequence[str] | None = None) -> float:
-        """Hypervolume of the finished sub-networks over ``objectives`` (keys; default all)
-        against ``reference_point`` (in the objectives' units; default
-        :meth:`default_reference_point`)."""
+        """Hypervolume of the finished (under constraints: feasible) sub-networks over
+        ``objectives`` (keys; default all) against ``reference_point`` (in the objectives'
+        units; default :meth:`default_reference_point`)."""
         keys, directions = self._chosen(objectives)
-        finished = self.finished()
+        finished = self.feasible()  # under constraints: the feasible ones only
         if not finished:
             return 0.0
         reference = list(reference_point) if reference_point is not None \
@@ -163,16 +183,25 @@ class Analysis:
         timestamps; ``frame.attrs["units"]`` maps each key to its unit."""
         import pandas as pd
 
+        from hwnas.quantization import describe_policy
+
         keys = self.spec.keys
         rows = []
         for result in self.results():
             row: dict[str, Any] = {"number": result.number, "arch_id": result.arch_id,
                                    "state": "complete" if result.ok else "failed",
                                    "batch": result.batch}
+            if self.spec.constraints:  # screened: ruled out by a cheap figure, unmeasured
+                row["state"] = "screened" if result.screened else row["state"]
+                row["feasible"] = result.ok and is_feasible(self.spec.constraints,
+                                                            result.metrics)
             for key in keys:
                 row[key] = result.metrics.get(key, np.nan)
                 row[f"{key}_spread"] = result.spreads.get(key, np.nan)
             row.update({f"config.{k}": v for k, v in result.config.items()})
+            policy = describe_policy(self.spec.space, result.config)  # "7/9 int8"
+            if policy is not None:
+                row["policy"] = policy
             row["datetime_start"] = result.extras["datetime_start"]
             row["datetime_complete"] = result.extras["datetime_complete"]
             row["error"] = result.error
