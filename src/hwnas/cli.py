@@ -179,6 +179,12 @@ def search(
     count_infeasible: Annotated[bool, typer.Option(
         help="Count sub-networks a cheap constraint ruled out toward --n-evaluations "
              "(default: only full measurements count).")] = False,
+    workers: Annotated[int | None, typer.Option(
+        help="Measure this many sub-networks at once on Ray workers (starts a local Ray "
+             "runtime; needs hwnas[ray]).")] = None,
+    ray_address: Annotated[str | None, typer.Option(
+        help="Join this Ray cluster (auto, ray://host:10001) instead of starting one.")
+    ] = None,
 ) -> None:
     """Search a super-network; on an existing study, resume it (the options given must
     match the study's)."""
@@ -197,7 +203,8 @@ def search(
                             retry_failed=retry_failed, max_consecutive_failures=max_failures,
                             progress=progress, quantization=quantization,
                             constraints=constraint or None,
-                            count_infeasible=True if count_infeasible else None)
+                            count_infeasible=True if count_infeasible else None,
+                            workers=workers, ray_address=ray_address)
     except KeyboardInterrupt:
         console.print(f"interrupted; finished evaluations are kept in {study}; "
                       "run the same command again to resume")

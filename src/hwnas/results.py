@@ -26,3 +26,9 @@ class Result:
     @property
     def ok(self) -> bool:
         return self.values is not None
+
+    @property
+    def screened(self) -> bool:
+        """Stopped after its cheap figures broke a constraint (:mod:`hwnas.screening`): not
+        fully measured, yet not failed (no values, no error)."""
+        return self.values is None and self.error is None

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from hwnas.constraints import Constraint, parse_constraints
 from hwnas.errors import StudyError
 from hwnas.evaluation.spec import EvaluatorSpec, MeasureSpec
 from hwnas.space import SearchSpace
@@ -25,6 +26,10 @@ class StudySpec:
     strategy_options: dict[str, Any]
     seed: int
     reference_point: list[float] | None = None
+    #: bounds on measured keys (:mod:`hwnas.constraints`); checked on resume
+    constraints: tuple[Constraint, ...] = ()
+    #: whether a proposal stopped by a cheap constraint counts toward n_evaluations
+    count_infeasible: bool = False
 
     @property
     def objectives(self) -> list[MeasureSpec]:
@@ -56,7 +61,9 @@ class StudySpec:
         return {"format": FORMAT, "space": self.space.to_dict(),
                 "evaluation": self.evaluation.to_dict(), "strategy": self.strategy,
                 "strategy_options": self.strategy_options, "seed": self.seed,
-                "reference_point": self.reference_point}
+                "reference_point": self.reference_point,
+                "constraints": [c.to_text() for c in self.constraints],
+                "count_infeasible": self.count_infeasible}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None, source: str) -> StudySpec:
@@ -76,4 +83,6 @@ class StudySpec:
             evaluation=EvaluatorSpec.from_dict(data["evaluation"]),
             strategy=data["strategy"], strategy_options=data["strategy_options"],
             seed=data["seed"], reference_point=data.get("reference_point"),
+            constraints=tuple(parse_constraints(data.get("constraints", []))),
+            count_infeasible=bool(data.get("count_infeasible", False)),
         )

@@ -24,6 +24,7 @@ from hwnas.measure.prepare import Recalibrate
 from hwnas.registry import Registry
 from hwnas.space import Config, SearchSpace
 from hwnas.supernets import io
+from hwnas.threads import DEFAULT_THREADS, check_threads, current_threads, thread_budget
 
 
 class Artifacts:
@@ -51,7 +52,7 @@ class Artifacts:
     @property
     def session(self) -> Any:
         if self._session is None:
-            self._session = onnx_session(self.onnx)
+            self._session = onnx_session(self.onnx, current_threads())
         return self._session
 
     def get(self, kind: str) -> Any:
@@ -103,13 +104,16 @@ DEFAULT_RECALIBRATION = Recalibrate()
 class Pipeline:
     """Measures sub-networks of ``supernet``: extract, recalibrate batch norm on the data
     (``recalibrate``; skipped without data), transform, then every measure by its key.
+    Every stage runs under a thread budget of ``threads`` (:mod:`hwnas.threads`); a
+    latency measure times with its own ``threads`` setting.
 
     A plain function of a config once built, so it can run on any worker.
     """
 
     def __init__(self, supernet: Any, figures: Sequence[Figure | Measure], data: Any = None,
                  recalibrate: Recalibrate | None = DEFAULT_RECALIBRATION,
-                 transform: Transform | None = None) -> None:
+                 transform: Transform | None = None, threads: int = DEFAULT_THREADS) -> None:
+        self.threads = check_threads(threads, "the pipeline's threads")
         figures = [f if isinstance(f, (Objective, Metric)) else Metric(f.name, f)
                    for f in figures]
         keys = [f.key for f in figures]
@@ -143,20 +147,68 @@ class Pipeline:
         recalibrated, in eval mode."""
         if self.transform is not None:
             config = self.transform.architecture(config)
-        module = self.supernet.extract(config)
-        if self._calibration is not None:
-            return self.recalibrate(module, None, self._calibration)
-        return module.eval()
+        with thread_budget(self.threads):
+            module = self.supernet.extract(config)
+            if self._calibration is not None:
+                return self.recalibrate(module, None, self._calibration)
+            return module.eval()
 
     def artifacts(self, config: Config) -> Artifacts:
         artifacts = Artifacts(self.prepared(config), self.context.example_inputs,
                               config=config, context=self.context)
         return self.transform(artifacts) if self.transform is not None else artifacts
 
-    def __call__(self, config: Config) -> dict[str, Measurement]:
-        artifacts = self.artifacts(config)
-        return {key: measure(artifacts.get(measure.consumes), self.context)
-                for key, measure in self.measures.items()}
+    def __call__(self, config: Config,
+                 known: Mapping[str, Measurement] | None = None) -> dict[str, Measurement]:
+        """Every figure by key (those in ``known``, measured already, are not measured
+        again)."""
+        known = known or {}
+        with thread_budget(self.threads):
+            artifacts = self.artifacts(config)
+            return {key: known[key] if key in known
+                    else measure(artifacts.get(measure.consumes), self.context)
+                    for key, measure in self.measures.items()}
+
+    @property
+    def cheap_keys(self) -> list[str]:
+        """Keys whose measure declares ``cost = "cheap"`` (counted, not timed or run)."""
+        return [k for k, m in self.measures.items() if getattr(m, "cost", "") == "cheap"]
+
+    def measure_under(self, config: Config,
+                      constraints: Sequence[Any]) -> dict[str, Measurement]:
+        """Cheap measures first: when they break one of ``constraints``
+        (:class:`hwnas.constraints.Constraint`), only they are returned (the expensive
+        measures never run: nothing is prepared, timed or evaluated on data); otherwise
+        every figure, as :meth:`__call__`. Without a transform the cheap figures are
+        counted on the extracted sub-network before batch-norm recalibration (counts do
+        not depend on it); with one, on the transformed artifacts."""
+        from hwnas.constraints import total_violation
+
+        bounded = {c.key for c in constraints}
+        cheap = [k for k in self.cheap_keys if k in bounded]
+        if not cheap:
+            return self(config)
+        with thread_budget(self.threads):
+            if self.transform is None and all(self.measures[k].consumes == "module"
+                                              for k in cheap):
+                module = self.supernet.extract(config).eval()
+                figures = {k: self.measures[k](module, self.context) for k in cheap}
+            else:
+                artifacts = self.artifacts(config)
+                figures = {k: self.measures[k](artifacts.get(self.measures[k].consumes),
+                                               self.context) for k in cheap}
+        values = {k: m.value for k, m in figures.items()}
+        if total_violation([c for c in constraints if c.key in values], values) > 0.0:
+            return figures
+        return self(config, known=figures)
+
+
+def _measure_cost(kind: str) -> str:
+    """The declared cost of the registered measure ``kind`` ("expensive" if unknown)."""
+    from hwnas.measure import MEASURES
+
+    return getattr(MEASURES.get(kind), "cost", "expensive") if kind in MEASURES \
+        else "expensive"
 
 
 class LookupEvaluator:
@@ -166,10 +218,26 @@ class LookupEvaluator:
     def __init__(self, lookup: Any, columns: Mapping[str, str]) -> None:
         self.lookup, self.columns = lookup, dict(columns)
         self.keys = frozenset(self.columns)
+        self.cheap_keys = tuple(key for key, column in self.columns.items()
+                                if _measure_cost(column) == "cheap")
 
     def __call__(self, config: Config) -> dict[str, Measurement]:
         found = self.lookup(config)
         return {key: found[column] for key, column in self.columns.items()}
+
+    def measure_under(self, config: Config,
+                      constraints: Sequence[Any]) -> dict[str, Measurement]:
+        """As :meth:`Pipeline.measure_under`, for a table: the figures of ``cheap_keys``
+        (columns whose registered measure is cheap) alone when they break a constraint
+        (so a tabulated search books infeasible proposals as a measured one would), else
+        every figure."""
+        from hwnas.constraints import total_violation
+
+        figures = self(config)
+        cheap = {k: figures[k].value for k in self.cheap_keys if k in figures}
+        if total_violation([c for c in constraints if c.key in cheap], cheap) > 0.0:
+            return {k: figures[k] for k in cheap}
+        return figures
 
 
 class CallableEvaluator:

@@ -31,6 +31,9 @@ class Measurement:
     value: float
     spread: float = 0.0
     repeats: int = 1
+    #: "ok", or "noisy" when the repeats still disagreed after re-measuring (see
+    #: :mod:`hwnas.measure.latency`); exact figures are always "ok"
+    quality: str = "ok"
 
     @property
     def is_finite(self) -> bool:
@@ -58,6 +61,10 @@ class Measure(ABC):
     unit: str = ""
     direction: str = "minimize"
     needs_data: bool = False
+    #: "cheap" (counted from the sub-network in milliseconds: parameters, MACs, size, a
+    #: latency lookup) or "expensive"; under constraints the pipeline measures the cheap
+    #: ones first and stops on a violation (:meth:`hwnas.evaluation.Pipeline.measure_under`)
+    cost: str = "expensive"
 
     @property
     def consumes(self) -> str:

@@ -1,0 +1,164 @@
+"""Constrained studies end to end: cheap figures first, screened proposals booked, the
+front of the feasible ones, resume with other constraints refused, the CLI."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from hwnas.constraints import Constraint, parse_constraints
+from hwnas.errors import InvalidConfigError, StudyError
+from hwnas.evaluation.pipeline import LookupEvaluator, Pipeline
+from hwnas.measure import Measure, Measurement, Metric, Objective
+from hwnas.screening import constrained_evaluator
+from hwnas.study import Study
+from hwnas.supernets import create_supernet
+from hwnas.tabular import load_benchmark
+from hwnas.workflow import check_resume
+
+torch.set_num_threads(1)
+
+
+class _RecordingMeasure(Measure):
+    """An "expensive" figure that records every sub-network it is asked to measure."""
+
+    name, unit = "recorded", "calls"
+
+    def __init__(self) -> None:
+        self.calls: list[int] = []
+
+    def __call__(self, model, context) -> Measurement:
+        self.calls.append(sum(p.numel() for p in model.parameters()))
+        return Measurement(float(len(self.calls)))
+
+
+def test_cheap_measures_first_expensive_not_called_on_violation() -> None:
+    net = create_supernet("tiny_elastic_cnn")
+    recorder = _RecordingMeasure()
+    pipeline = Pipeline(net, [Objective("cost", "minimize", recorder),
+                              Metric.named("params"), Metric.named("macs")])
+    assert pipeline.cheap_keys == ["params", "macs"] and recorder.cost == "expensive"
+    small, large = net.space.smallest(), net.space.largest()
+    small_params = pipeline(small)["params"].value
+    recorder.calls.clear()
+    limits = parse_constraints([f"params<={small_params}"])
+    screened = pipeline.measure_under(large, limits)
+    assert sorted(screened) == ["params"] and screened["params"].value > small_params
+    assert recorder.calls == []  # the expensive measure never ran
+    full = pipeline.measure_under(small, limits)
+    assert sorted(full) == ["cost", "macs", "params"] and len(recorder.calls) == 1
+    assert full["params"].value == small_params
+    # a bound on an expensive key alone measures everything
+    assert sorted(pipeline.measure_under(large, [Constraint("cost", "<=", 0.0)])) == \
+        ["cost", "macs", "params"]
+    wrapped = constrained_evaluator(pipeline, limits)
+    assert sorted(wrapped(large)) == ["params"] and constrained_evaluator(pipeline, []) is pipeline
+
+
+def test_lookup_screens_by_its_cheap_columns() -> None:
+    bench = load_benchmark("mnist1d_cnn1d")
+    lookup = LookupEvaluator(bench.lookup, {"accuracy": "accuracy", "latency": "latency",
+                                            "params": "params"})
+    assert lookup.cheap_keys == ("params",)
+    config = bench.space.largest()
+    params = bench.lookup(config)["params"].value
+    assert sorted(lookup.measure_under(config, [Constraint("params", "<=", params - 1)])) == \
+        ["params"]
+    assert len(lookup.measure_under(config, [Constraint("params", "<=", params)])) == 3
+
+
+def _table_study(constraints, n: int = 40, strategy: str = "nsga2") -> Study:
+    study = Study.create(":memory:", benchmark="mnist1d_cnn1d",
+                         objectives=["accuracy", "latency"], metrics=["params"],
+                         strategy=strategy, strategy_options={"population_size": 10},
+                         constraints=constraints, seed=3)
+    study.optimize(n, progress=False)
+    return study
+
+
+def test_constrained_study_on_a_table() -> None:
+    bench = load_benchmark("mnist1d_cnn1d")
+    params_bound = float(np.quantile(bench.values(["params"])[:, 0], 0.3))
+    latency_bound = float(np.quantile(bench.values(["latency"])[:, 0], 0.5))
+    limits = [f"params<={params_bound}", f"latency<={latency_bound}"]
+    study = _table_study(limits)
+    results = study.results()
+    finished, screened = study.finished(), [r for r in results if r.screened]
+    assert len(finished) == 40  # screened proposals do not count toward the budget
+    assert screened and all(sorted(r.metrics) == ["params"] for r in screened)
+    assert all(r.metrics["params"] > params_bound for r in screened)
+    assert all(r.metrics["params"] <= params_bound for r in finished)
+    counts = study.infeasible_counts()
+    assert counts["screened"] == len(screened)
+    assert counts["feasible"] + counts["measured"] == 40
+    front = study.pareto_front()
+    assert front and all(r.metrics["latency"] <= latency_bound for r in front)
+    assert len(study.feasible()) == counts["feasible"]
+    frame = study.to_dataframe()
+    assert (frame["state"] == "screened").sum() == len(screened)
+    assert frame["feasible"].sum() == counts["feasible"]
+    trial = study.storage.get_all_trials(study._study_id)[0]
+    assert set(trial.user_attrs["constraints"]) == {"feasible", "violation", "screened"}
+    assert len(trial.system_attrs["constraints"]) == 2  # Optuna's convention, for dashboards
+    # the constraints are stored with the study
+    assert study.spec.constraints == tuple(parse_constraints(limits))
+
+
+def test_constraint_on_a_key_nobody_measures_is_refused() -> None:
+    with pytest.raises(InvalidConfigError, match="did you mean 'latency'"):
+        Study.create(":memory:", benchmark="mnist1d_cnn1d", objectives=["accuracy", "latency"],
+                     metrics=["params"], constraints=["latncy<=1"])
+    with pytest.raises(InvalidConfigError, match="no objective or measure"):
+        Study.create(":memory:", benchmark="mnist1d_cnn1d", objectives=["accuracy", "latency"],
+                     metrics=["params"], constraints=["macs<=1e6"])
+    with pytest.raises(InvalidConfigError, match="only <= and >="):
+        Study.create(":memory:", benchmark="mnist1d_cnn1d", objectives=["accuracy"],
+                     metrics=[], constraints=["accuracy>0.9"])
+
+
+def test_resume_with_changed_constraints_is_refused(tmp_path) -> None:
+    path = tmp_path / "s.db"
+    study = Study.create(path, benchmark="mnist1d_cnn1d", objectives=["accuracy", "latency"],
+                         metrics=["params"], strategy="random", constraints=["params<=5000"])
+    study.optimize(5, progress=False)
+    loaded = Study.load(path)
+    assert loaded.spec.constraints == (Constraint("params", "<=", 5000.0),)
+    check_resume(loaded, constraints=["params <= 5e3"])  # the same bound, written otherwise
+    check_resume(loaded)  # not given: not checked
+    for changed in (["params<=6000"], [], ["params<=5000", "latency<=1"]):
+        with pytest.raises(StudyError, match="created with constraints"):
+            check_resume(loaded, constraints=changed)
+    loaded.optimize(8, progress=False)  # resumes under the stored constraints
+    assert all(r.metrics["params"] <= 5000 for r in loaded.finished())
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "hwnas.cli", *args], capture_output=True,
+                          text=True, timeout=300, env={**os.environ, "COLUMNS": "250"})
+
+
+def test_constrained_search_from_the_command_line(tmp_path) -> None:
+    study = tmp_path / "s.db"
+    common = ["--study", str(study), "--supernet", "tiny_elastic_cnn", "--objectives",
+              "macs,model_size", "--metrics", "params",
+              "--strategy", "nsga2", "--strategy-option", "population_size=6",
+              "--no-progress"]
+    first = _cli("search", *common, "--constraint", "params<=300", "--n-evaluations", "8")
+    assert first.returncode == 0, first.stdout + first.stderr
+    loaded = Study.load(study)
+    assert loaded.spec.constraints == (Constraint("params", "<=", 300.0),)
+    assert len(loaded.finished()) == 8
+    assert all(r.metrics["params"] <= 300 for r in loaded.finished())
+    assert any(r.screened for r in loaded.results())
+    refused = _cli("search", *common, "--constraint", "params<=400", "--n-evaluations", "9")
+    assert refused.returncode == 1
+    lines = [line for line in refused.stderr.strip().splitlines() if line.strip()]
+    assert len(lines) == 1 and "created with constraints" in lines[0], refused.stderr
+    bad = _cli("search", "--study", str(tmp_path / "t.db"), "--supernet", "tiny_elastic_cnn",
+               "--objectives", "macs", "--constraint", "params<300", "--no-progress")
+    assert bad.returncode == 1 and "only <= and >=" in bad.stderr
