@@ -55,7 +55,8 @@ def bounds(maximum: Sequence[str] | None = None, minimum: Sequence[str] | None =
     for flag, op, items in (("--max", "<=", maximum), ("--min", ">=", minimum)):
         for item in items or []:
             key, sep, value = item.partition("=")
-            if not sep or not key.strip() or not value.strip() or value.lstrip()[0] in "<>=":
+            if not sep or not key.strip() or not value.strip() \
+                    or any(c in key + value for c in "<>="):
                 raise InvalidConfigError(f"{flag} expects KEY=VALUE, e.g. {flag} "
                                          f"{'latency@b1=2.0' if op == '<=' else 'accuracy=0.95'}"
                                          f"; got {item!r}")
@@ -169,6 +170,22 @@ def _file_predictor(path: Path) -> Any:
     return "module", torch.load(path, weights_only=False)
 
 
+def _program_accuracy(module: Any, x: Any, y: Any, batch_size: int, supernet: Any) -> float:
+    """Accuracy of a ``torch.export`` program's module (which refuses ``.eval()``; it was
+    exported in eval mode)."""
+    import torch
+
+    from hwnas.supernets import io
+
+    correct, count = 0, io.batch_size_of(x)
+    with torch.no_grad():
+        for start in range(0, count, batch_size):
+            window = slice(start, start + batch_size)
+            outputs = io.forward(module, io.slice_inputs(x, window))
+            correct += int((io.predictions(supernet, outputs) == y[window]).sum())
+    return correct / count
+
+
 def verify_export(study: Study, result: Result, path: str | Path, *,
                   tolerance: float = DEFAULT_TOLERANCE) -> list[Check]:
     """Measure every accuracy figure of ``study`` again on the exported file ``path`` (on the
@@ -193,6 +210,8 @@ def verify_export(study: Study, result: Result, path: str | Path, *,
         batch = int(measure.settings.get("batch_size", 512))
         if kind == "session":
             measured = session_accuracy(artifact, x, y, batch, pipeline.supernet)
+        elif path.suffix == ".pt2":
+            measured = _program_accuracy(artifact, x, y, batch, pipeline.supernet)
         else:
             measured = evaluate_accuracy(artifact, x, y, batch, pipeline.supernet)
         checks.append(Check(measure.key, float(result.metrics[measure.key]), float(measured),
