@@ -396,6 +396,30 @@ def info(
     console.print(f"{space.size():,} sub-networks", highlight=False)
 
 
+@app.command(name="list")
+def list_plugins(
+    kind: Annotated[str | None, typer.Argument(
+        help="Only this kind, e.g. super-networks, training methods, strategies.")] = None,
+) -> None:
+    """List every registered super-network, training method, optimizer, data set, measure,
+    strategy, predictor and benchmark, with a one-line description."""
+    from hwnas.workflow import registered_plugins
+
+    listing = registered_plugins()
+    if kind is not None:
+        chosen = {k: v for k, v in listing.items() if k.startswith(kind.strip().lower())}
+        if not chosen:
+            raise InvalidConfigError(f"unknown kind {kind!r}; choose one of "
+                                     f"{', '.join(repr(k) for k in listing)}")
+        listing = chosen
+    for title, entries in listing.items():
+        console.print(f"[bold]{title}[/bold]")
+        width = max((len(name) for name, _ in entries), default=0)
+        for name, description in entries:
+            console.print(f"  {name:<{width}}  {description}", highlight=False, markup=False,
+                          soft_wrap=True)
+
+
 @app.command()
 def quickstart(
     out: Annotated[Path, typer.Option(help="Folder for the run's files.")] = Path(
@@ -477,6 +501,17 @@ def report(
     written = write_report(studies, output, labels=label or None, title=title)
     console.print(f"report written to {written} ({written.stat().st_size / 1e6:.1f} MB)",
                   highlight=False)
+
+def _add_valid_names() -> None:
+    """End every command's --help with the names it accepts (hwnas.names: no torch)."""
+    from hwnas.names import epilog
+
+    for command in app.registered_commands:
+        name = command.name or command.callback.__name__.replace("_", "-")
+        command.epilog = command.epilog or epilog(name)
+
+
+_add_valid_names()
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the command, turning hwnas errors into one line and exit code 1."""
