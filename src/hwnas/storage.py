@@ -2,16 +2,36 @@
 
 A plain path is checked before Optuna touches it, so that a file that is not a study is
 reported (and left as it was) instead of being turned into an empty database.
+
+Several processes share one study through this storage, so the few steps that must not
+interleave are single statements or single transactions here: publishing a new SQLite
+study file (:func:`publish_sqlite`, create-if-absent by a hard link), a compare-and-set of
+a study attribute (:func:`compare_and_set`), and claiming a queued trial together with its
+owner and first heartbeat (:func:`claim_trial`). They use the tables of Optuna's RDB
+storage (``optuna.storages._rdb.models``), so they work on SQLite, PostgreSQL and MySQL.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import random
 import sqlite3
+import time
+import warnings
+from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import optuna
 
 from hwnas.errors import StudyError
+
+#: seconds between a running trial's heartbeats, and silence after which it counts as stale
+HEARTBEAT_INTERVAL = 10
+GRACE_PERIOD = 30
+#: how many times a trial whose worker went silent is queued again
+MAX_STALE_RETRIES = 3
 
 _SQLITE_HEADER = b"SQLite format 3\x00"
 
@@ -77,8 +97,16 @@ def _connect_sqlite(path: Path) -> sqlite3.Connection:
     return connection
 
 
-def open_storage(location: str | Path) -> optuna.storages.BaseStorage:
-    """Optuna storage for a path (SQLite), a database URL, or ``":memory:"`` (not kept)."""
+def open_storage(location: str | Path, *, heartbeat_interval: int | None = HEARTBEAT_INTERVAL,
+                 grace_period: int | None = GRACE_PERIOD) -> optuna.storages.BaseStorage:
+    """Optuna storage for a path (SQLite), a database URL, or ``":memory:"`` (not kept).
+
+    Database storage records heartbeats of running trials every ``heartbeat_interval``
+    seconds (``None``: none); a trial silent for ``grace_period`` seconds is failed by
+    :func:`optuna.storages.fail_stale_trials` and queued again (up to
+    :data:`MAX_STALE_RETRIES` times). Opening retries when another process is creating the
+    same database's tables at that moment (Optuna's schema setup is not race-free).
+    """
     if str(location) == MEMORY:
         return optuna.storages.InMemoryStorage()
     path = sqlite_path(location)
@@ -86,7 +114,163 @@ def open_storage(location: str | Path) -> optuna.storages.BaseStorage:
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
         engine_kwargs = {"creator": lambda: _connect_sqlite(path)}
+    heartbeat: dict[str, Any] = {}
+    last: Exception | None = None
+    for attempt in range(8):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                if heartbeat_interval is not None:
+                    retry = optuna.storages.RetryHeartbeatStaleTrialCallback(MAX_STALE_RETRIES)
+                    heartbeat = {"heartbeat_interval": heartbeat_interval,
+                                 "grace_period": grace_period or 2 * heartbeat_interval,
+                                 "heartbeat_stale_trial_callback": retry}
+                return optuna.storages.RDBStorage(storage_url(location),
+                                                  engine_kwargs=engine_kwargs, **heartbeat)
+        except Exception as error:  # noqa: BLE001 - SQLAlchemy raises many kinds
+            last = error
+            if not _creation_race(error):
+                break
+            time.sleep(0.05 * (attempt + 1) * (1 + random.random()))
+    raise StudyError(f"cannot open study storage {str(location)!r}: {last}") from None
+
+
+def _creation_race(error: Exception) -> bool:
+    """Whether ``error`` is what two processes creating one database's tables at once see
+    (a unique constraint on ``alembic_version``/``version_info``, a table that exists, a
+    locked database)."""
+    text = str(error).lower()
+    return any(sign in text for sign in ("unique constraint", "already exists", "locked",
+                                         "duplicate", "integrity"))
+
+
+def publish_sqlite(built: Path, path: Path) -> bool:
+    """Move the complete study file ``built`` to ``path`` unless ``path`` exists (one atomic
+    step: a hard link); False if another process published one first (``built`` is then
+    removed). So an SQLite study appears whole or not at all."""
     try:
-        return optuna.storages.RDBStorage(storage_url(location), engine_kwargs=engine_kwargs)
-    except Exception as error:  # noqa: BLE001 - SQLAlchemy raises many kinds
-        raise StudyError(f"cannot open study storage {str(location)!r}: {error}") from None
+        os.link(built, path)
+    except FileExistsError:
+        return False
+    finally:
+        remove_sqlite(built)
+    return True
+
+
+# -- steps that must not interleave between processes ------------------------------------------
+def _tables() -> Any:
+    from optuna.storages._rdb import models
+
+    return models
+
+
+def compare_and_set(storage: optuna.storages.BaseStorage, study_id: int, key: str,
+                    expected: Any, new: Any) -> bool:
+    """Set the study system attribute ``key`` to ``new`` if it holds ``expected`` (``None``:
+    if it is absent), in one statement; True when this call changed it. Storage without a
+    database (in memory) has one process only: there it is a plain read and write."""
+    if not isinstance(storage, optuna.storages.RDBStorage):
+        current = storage.get_study_system_attrs(study_id).get(key)
+        if current != expected:
+            return False
+        storage.set_study_system_attr(study_id, key, new)
+        return True
+    import sqlalchemy
+
+    table = _tables().StudySystemAttributeModel.__table__
+    with storage.engine.begin() as connection:
+        if expected is None:
+            try:
+                connection.execute(table.insert().values(
+                    study_id=study_id, key=key, value_json=_json(new)))
+            except sqlalchemy.exc.IntegrityError:
+                return False
+            return True
+        changed = connection.execute(
+            table.update()
+            .where(table.c.study_id == study_id, table.c.key == key,
+                   table.c.value_json == _json(expected))
+            .values(value_json=_json(new)))
+        return changed.rowcount == 1
+
+
+def read_attr(storage: optuna.storages.BaseStorage, study_id: int, key: str) -> Any:
+    """The study system attribute ``key`` as :func:`compare_and_set` compares it."""
+    return storage.get_study_system_attrs(study_id).get(key)
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True)
+
+
+def claim_trial(storage: optuna.storages.BaseStorage, study_id: int, trial_id: int,
+                worker: str, limit: int | None = None) -> bool:
+    """Switch a WAITING trial to RUNNING, record its ``worker`` and its first heartbeat, in
+    one transaction; only while the study holds fewer than ``limit`` COMPLETE plus RUNNING
+    trials (``None``: no limit). False if another worker took it first or the limit is
+    reached. The count and the switch are one statement, so several workers never overshoot
+    the study's total."""
+    if not isinstance(storage, optuna.storages.RDBStorage):
+        return _claim_in_memory(storage, study_id, trial_id, worker, limit)
+    import sqlalchemy
+
+    models = _tables()
+    trials = models.TrialModel.__table__
+    attrs = models.TrialSystemAttributeModel.__table__
+    beats = models.TrialHeartbeatModel.__table__
+    condition = [trials.c.trial_id == trial_id,
+                 trials.c.state == optuna.trial.TrialState.WAITING]
+    if limit is not None:
+        others = trials.alias("others")
+        busy = (sqlalchemy.select(sqlalchemy.func.count())
+                .select_from(others)
+                .where(others.c.study_id == study_id,
+                       others.c.state.in_([optuna.trial.TrialState.COMPLETE,
+                                           optuna.trial.TrialState.RUNNING])))
+        counted = busy.subquery("counted")  # a derived table: MySQL reads its own table so
+        condition.append(sqlalchemy.select(counted).scalar_subquery() < limit)
+    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    with storage.engine.begin() as connection:
+        changed = connection.execute(trials.update().where(*condition).values(
+            state=optuna.trial.TrialState.RUNNING, datetime_start=now))
+        if changed.rowcount != 1:
+            return False
+        connection.execute(attrs.delete().where(attrs.c.trial_id == trial_id,
+                                                attrs.c.key == WORKER_ATTR))
+        connection.execute(attrs.insert().values(trial_id=trial_id, key=WORKER_ATTR,
+                                                 value_json=_json(worker)))
+        connection.execute(beats.delete().where(beats.c.trial_id == trial_id))
+        connection.execute(beats.insert().values(trial_id=trial_id,
+                                                 heartbeat=sqlalchemy.func.now()))
+    return True
+
+
+def count_trials(storage: optuna.storages.BaseStorage, study_id: int,
+                 states: tuple[optuna.trial.TrialState, ...]) -> int:
+    """How many trials of the study are in ``states`` (one COUNT query on a database)."""
+    if not isinstance(storage, optuna.storages.RDBStorage):
+        return len(storage.get_all_trials(study_id, deepcopy=False, states=states))
+    import sqlalchemy
+
+    trials = _tables().TrialModel.__table__
+    with storage.engine.connect() as connection:
+        return int(connection.execute(
+            sqlalchemy.select(sqlalchemy.func.count()).select_from(trials)
+            .where(trials.c.study_id == study_id, trials.c.state.in_(states))).scalar_one())
+
+
+def _claim_in_memory(storage: optuna.storages.BaseStorage, study_id: int, trial_id: int,
+                     worker: str, limit: int | None) -> bool:
+    if limit is not None:
+        busy = storage.get_all_trials(study_id, deepcopy=False, states=(
+            optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.RUNNING))
+        if len(busy) >= limit:
+            return False
+    if not storage.set_trial_state_values(trial_id, optuna.trial.TrialState.RUNNING):
+        return False
+    storage.set_trial_system_attr(trial_id, WORKER_ATTR, worker)
+    return True
+
+
+#: the trial system attribute naming the process that measures it (``host:pid``)
+WORKER_ATTR = "worker"

@@ -8,42 +8,56 @@ share one database.
 The study never builds super-networks or data sets itself: it stores an evaluator spec
 (:mod:`hwnas.evaluation`) and asks the one builder for an evaluator when it needs one.
 
-Life of an evaluation: the strategy's proposals are written as WAITING trials first; a
-worker claims one atomically (WAITING -> RUNNING), measures it, and writes the result before
-taking the next. A process killed mid-way leaves a RUNNING trial whose worker is gone; the
-next run fails it and queues the same config again, so nothing finished is lost or
-measured twice, and the proposals repeat exactly. An evaluation that raises, or returns
-something other than a Measurement per key, fails its trial and the search goes on, until
-``max_consecutive_failures`` fail in a row.
+Life of an evaluation (:mod:`hwnas.study.ask_tell`): the strategy's proposals are written as
+WAITING trials first; a worker claims one atomically (WAITING -> RUNNING, with its owner and
+first heartbeat), measures it, and writes the result before taking the next. A process
+killed mid-way leaves a RUNNING trial whose heartbeat stops; a running worker, or the next
+run, fails it and queues the same config again, so nothing finished is lost or measured
+twice. An evaluation that raises, or returns something other than a Measurement per key,
+fails its trial and the search goes on, until ``max_consecutive_failures`` fail in a row.
+
+Several processes (or machines) may search one study at once, each with ``optimize`` or its
+own ask/tell loop; ``optimize(workers=N)`` runs N evaluations at once on Ray workers
+(:mod:`hwnas.distributed`).
 """
 
 from __future__ import annotations
 
-import time
+import os
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import optuna
-from optuna.trial import FrozenTrial, TrialState, create_trial
+from optuna.trial import TrialState, create_trial
 
-from hwnas.errors import EvaluationError, StudyError
+from hwnas.constraints import Constraint
+from hwnas.errors import StudyError
 from hwnas.evaluation import build_evaluator, create_evaluator
 from hwnas.evaluation.pipeline import DEFAULT_RECALIBRATION, Transform
 from hwnas.measure import Measure, Metric, Objective
 from hwnas.measure.prepare import Recalibrate
-from hwnas.progress import progress_bar
 from hwnas.results import Result
+from hwnas.screening import study_constraints
 from hwnas.space import SearchSpace
-from hwnas.storage import check_study_file, open_storage, remove_sqlite, sqlite_path
-from hwnas.strategies import STRATEGIES, Strategy, create_strategy
+from hwnas.storage import (
+    GRACE_PERIOD,
+    HEARTBEAT_INTERVAL,
+    check_study_file,
+    open_storage,
+    publish_sqlite,
+    remove_sqlite,
+    sqlite_path,
+)
+from hwnas.strategies import Strategy, create_strategy
 from hwnas.study.analysis import Analysis
-from hwnas.study.loop import FailurePolicy, check_measured
-from hwnas.study.trials import TrialStore, proposal_of
+from hwnas.study.ask_tell import AskTell
+from hwnas.study.executors import Executor, InProcess
+from hwnas.study.loop import FailurePolicy
+from hwnas.study.trials import STUDY_NAME
 from hwnas.study_spec import StudySpec
 
-STUDY_NAME = "hwnas"
 DEFAULT_METRICS = ("macs", "params", "model_size")
 
 
@@ -65,8 +79,9 @@ def _creation_interrupted(location: str | Path) -> bool:
             and not storage.get_all_trials(study_id, deepcopy=False))
 
 
-class Study(TrialStore, Analysis):
-    """A stored search. Create with :meth:`create`, reopen with :meth:`load`."""
+class Study(AskTell, Analysis):
+    """A stored search. Create with :meth:`create`, reopen with :meth:`load`; measure with
+    :meth:`optimize` or your own loop over :meth:`ask` and :meth:`tell`."""
 
     def __init__(self, location: str, storage: optuna.storages.BaseStorage,
                  spec: StudySpec, evaluate: Any = None, strategy: Strategy | None = None,
@@ -76,8 +91,9 @@ class Study(TrialStore, Analysis):
         self._evaluate = evaluate
         self._strategy = strategy
         self._given = given or {}
-        self.seconds = {"evaluate": 0.0, "strategy": 0.0, "storage": 0.0}
-        self._waiting: list[FrozenTrial] = []
+        self.seconds = {"evaluate": 0.0, "strategy": 0.0, "storage": 0.0, "driver": 0.0}
+        self._waiting = []
+        self._told: set[int] = set()
 
     # -- creating and opening ---------------------------------------------------------------
     @classmethod
@@ -102,8 +118,13 @@ class Study(TrialStore, Analysis):
         strategy: str | Strategy = "nsga2",
         strategy_options: dict[str, Any] | None = None,
         reference_point: Sequence[float] | None = None,
+        constraints: Sequence[str | Constraint] = (),
+        count_infeasible: bool = False,
         seed: int = 0,
         overwrite: bool = False,
+        exist_ok: bool = False,
+        heartbeat_interval: int | None = HEARTBEAT_INTERVAL,
+        grace_period: int | None = GRACE_PERIOD,
     ) -> Study:
         """A new study at ``location`` (a path for SQLite, an Optuna storage URL, or
         ``":memory:"``).
@@ -117,7 +138,16 @@ class Study(TrialStore, Analysis):
         ``(inputs, labels)``, a dict, a ``DataSplits`` or an ``.npz`` path) or ``dataset`` (a
         registered name; with a checkpoint, by default the data it was trained on, split with
         its training seed). ``objectives`` and ``metrics`` are keys: ``Objective``/``Metric``
-        objects or text ``KEY[:KIND[:K=V,...]]``.
+        objects or text ``KEY[:KIND[:K=V,...]]``. ``constraints`` bound any of those keys
+        (``"latency@b1<=2.0"``, ``"params<=1e6"``; :mod:`hwnas.screening`: cheap figures are
+        measured first, a proposal they rule out is stored unmeasured and counts toward
+        ``n_evaluations`` only with ``count_infeasible``).
+
+        Creation is atomic: an SQLite study is built in a temporary file and appears whole.
+        ``exist_ok`` joins a study that exists (or that another process creates at the same
+        moment) if it was created with the same settings, and raises otherwise. Running
+        trials beat every ``heartbeat_interval`` seconds and count as stale after
+        ``grace_period`` seconds of silence (see :func:`hwnas.storage.open_storage`).
         """
         if not objectives:
             raise StudyError("a study needs at least one objective")
@@ -142,36 +172,78 @@ class Study(TrialStore, Analysis):
             space=created.space, evaluation=created.spec, strategy=strategy_name,
             strategy_options=dict(strategy_options or {}), seed=seed,
             reference_point=list(reference_point) if reference_point is not None else None,
+            constraints=study_constraints(constraints,
+                                          [m.key for m in created.spec.measures]),
+            count_infeasible=count_infeasible,
         )
+        given = {"supernet": supernet if not isinstance(supernet, str) else None,
+                 "evaluator": evaluator if not isinstance(evaluator, str) else None,
+                 "data": data}
+        beats = {"heartbeat_interval": heartbeat_interval, "grace_period": grace_period}
+
+        def joined() -> Study:
+            study = cls.load(location, supernet=supernet if not isinstance(supernet, str)
+                             else None, evaluator=given["evaluator"], data=data,
+                             strategy=strategy_object, **beats)
+            if study.spec.to_dict() != spec.to_dict():
+                raise StudyError(
+                    f"study {str(location)!r} already exists with other settings; resume it "
+                    "with the options it was created with, or pass --overwrite"
+                )
+            study._evaluate = created.evaluator
+            return study
+
         path = sqlite_path(location)
         if path is not None and path.exists():
+            if exist_ok and not overwrite and not _creation_interrupted(location):
+                return joined()
             if not overwrite and not _creation_interrupted(location):
                 raise StudyError(
                     f"study {str(path)!r} already exists; resume it with `hwnas search "
                     f"--study {path}` (Study.load), or pass --overwrite to start again"
                 )
             remove_sqlite(path)
-        storage = open_storage(location)
+        build_at = location
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            build_at = path.with_name(f".{path.name}.{os.getpid()}.creating")
+            remove_sqlite(Path(build_at))
+        storage = open_storage(build_at, **beats)
         try:
-            optuna.create_study(storage=storage, study_name=STUDY_NAME,
-                                directions=spec.directions)
+            optuna_study = optuna.create_study(storage=storage, study_name=STUDY_NAME,
+                                               directions=spec.directions)
         except optuna.exceptions.DuplicatedStudyError:
+            if exist_ok:
+                return joined()
             raise StudyError(f"{str(location)!r} already holds an hwnas study") from None
         study_id = storage.get_study_id_from_name(STUDY_NAME)
         storage.set_study_user_attr(study_id, "hwnas", spec.to_dict())
-        given = {"supernet": supernet if not isinstance(supernet, str) else None,
-                 "evaluator": evaluator if not isinstance(evaluator, str) else None,
-                 "data": data}
+        with warnings.catch_warnings():  # named objectives in optuna-dashboard
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            optuna_study.set_metric_names(list(spec.objective_keys))
+        if path is not None:
+            if isinstance(storage, optuna.storages.RDBStorage):
+                storage.engine.dispose()
+            if not publish_sqlite(Path(build_at), path):
+                if exist_ok:
+                    return joined()
+                raise StudyError(f"study {str(path)!r} was created by another process at the "
+                                 "same moment; resume it with `hwnas search --study "
+                                 f"{path}` (Study.load)")
+            storage = open_storage(location, **beats)
         return cls(str(location), storage, spec, created.evaluator, strategy_object, given)
 
     @classmethod
     def load(cls, location: str | Path, *, supernet: Any = None, evaluator: Any = None,
-             data: Any = None, strategy: Strategy | None = None) -> Study:
+             data: Any = None, strategy: Strategy | None = None,
+             heartbeat_interval: int | None = HEARTBEAT_INTERVAL,
+             grace_period: int | None = GRACE_PERIOD) -> Study:
         """Reopen a stored study. ``supernet``/``evaluator``/``data`` are needed only to
         measure on when the study was created from objects in memory (its data is checked
         against the stored fingerprint); a checkpoint is checked against its sha256."""
         check_study_file(location)
-        storage = open_storage(location)
+        storage = open_storage(location, heartbeat_interval=heartbeat_interval,
+                               grace_period=grace_period)
         try:
             study_id = storage.get_study_id_from_name(STUDY_NAME)
         except KeyError:
@@ -220,8 +292,10 @@ class Study(TrialStore, Analysis):
                                       warm_start=str(other.location))
             measurement = {"metrics": result.metrics, "spreads": result.spreads,
                            "evaluate_seconds": 0.0}
+            params, distributions = self._genes().of(result.config)
             self.storage.create_new_trial(self._study_id, template_trial=create_trial(
-                state=TrialState.COMPLETE, values=values,
+                state=TrialState.COMPLETE, values=values, params=params,
+                distributions=distributions,
                 user_attrs={"proposal": proposal, "measurement": measurement}))
             known.add(result.arch_id)
             added += 1
@@ -231,125 +305,39 @@ class Study(TrialStore, Analysis):
     def optimize(self, n_evaluations: int, *, progress: bool = True,
                  callback: Callable[[Result], None] | None = None,
                  catch: tuple[type[Exception], ...] = (Exception,),
-                 max_consecutive_failures: int = 5, retry_failed: bool = False) -> None:
+                 max_consecutive_failures: int = 5, retry_failed: bool = False,
+                 workers: int | None = None, ray_address: str | None = None,
+                 executor: Executor | None = None) -> None:
         """Measure sub-networks until the study holds ``n_evaluations`` finished ones.
 
         Running it again on the same study resumes: finished measurements are kept and
-        queued proposals are measured before the strategy is asked again. An evaluation
-        that raises one of ``catch``, or returns a NaN objective or something other than a
-        Measurement per key, fails its trial and the search goes on; after
+        queued proposals are measured before the strategy is asked again. Several processes
+        may run it on one study at once: together they stop at ``n_evaluations``. An
+        evaluation that raises one of ``catch``, or returns a NaN objective or something
+        other than a Measurement per key, fails its trial and the search goes on; after
         ``max_consecutive_failures`` in a row it stops with an :class:`EvaluationError`.
         Other exceptions fail the trial and stop at once. ``retry_failed`` queues the
         failed evaluations again first.
+
+        ``workers=N`` measures N sub-networks at once on Ray workers (a local Ray runtime,
+        or the cluster at ``ray_address``; needs the ``ray`` extra); this process keeps the
+        strategy and the storage. ``executor`` runs the evaluations elsewhere
+        (:class:`hwnas.study.executors.Executor`); default: in this process.
         """
         if n_evaluations < 1:
             raise StudyError(f"n_evaluations must be >= 1, got {n_evaluations}")
+        from hwnas.study.optimize import run_loop
+
         policy = FailurePolicy(tuple(catch), max_consecutive_failures)
-        evaluate = self.evaluator()
+        if executor is None:
+            if workers is not None or ray_address is not None:
+                from hwnas.distributed import RayExecutor
+
+                executor = RayExecutor(workers=workers, address=ray_address)
+            else:
+                executor = InProcess()
         self._recover_stale_trials()
         if retry_failed:
             self.requeue_failed()
-        strategy = self._bound_strategy()
-        results = self.results()
-        told = {r.number for r in results}
-        strategy.tell(results)
-        complete = sum(r.ok for r in results)
-        known_ids = self._known_ids()
-        with progress_bar("searching", total=n_evaluations, enabled=progress) as bar:
-            bar.update(completed=min(complete, n_evaluations))
-            while complete < n_evaluations:
-                trial = self._claim_waiting_trial()
-                if trial is None:
-                    fresh = [r for r in self.results() if r.number not in told]
-                    told.update(r.number for r in fresh)
-                    strategy.tell(fresh)
-                    if not self._propose(strategy, known_ids):
-                        warnings.warn(f"the strategy proposed no new sub-network after "
-                                      f"{complete} evaluations: the search space is spent",
-                                      stacklevel=2)
-                        break
-                    continue
-                result = self._run_trial(trial, evaluate, policy, first=complete == 0)
-                if result.ok:
-                    complete += 1
-                    bar.update(completed=min(complete, n_evaluations))
-                if callback is not None:
-                    callback(result)
-                policy.record(result, self.location)
-
-    def _propose(self, strategy: Strategy, known_ids: set[str]) -> int:
-        """Queue one whole batch (a budget that ends mid-batch leaves the rest queued for the
-        next run, so the proposals never depend on the budget)."""
-        start = time.perf_counter()
-        configs = strategy.ask(strategy.batch_size)
-        strategy_seconds = time.perf_counter() - start
-        self.seconds["strategy"] += strategy_seconds
-        batch = self._next_batch()
-        fresh = []
-        for config in configs:
-            arch_id = self.spec.space.arch_id(config)
-            if arch_id not in known_ids:
-                known_ids.add(arch_id)
-                fresh.append(self.spec.space.canonical(config))
-        info = strategy.ask_info or None
-        for position, config in enumerate(fresh):
-            self._enqueue(config, batch, position, strategy_seconds / len(fresh),
-                          info if position == 0 else None)
-        return len(fresh)
-
-    def _run_trial(self, trial: FrozenTrial, evaluate: Any, policy: FailurePolicy,
-                   first: bool) -> Result:
-        """Measure one claimed trial and write its result; whatever happens, the trial ends
-        COMPLETE or FAIL (re-queued when interrupted), never RUNNING."""
-        config = dict(proposal_of(trial)["config"])
-        start = time.perf_counter()
-        try:
-            measured = evaluate(config)
-            figures, problem, stop = check_measured(measured, self.spec.objective_keys, first)
-        except KeyboardInterrupt:
-            self._fail(trial, "interrupted", requeue=True)
-            raise
-        except BaseException as error:
-            message = f"{type(error).__name__}: {error}"
-            self._fail(trial, message)
-            if isinstance(error, policy.catch):
-                return self._to_result(trial, None, {}, message)
-            raise EvaluationError(
-                f"evaluating trial {trial.number} ({proposal_of(trial)['arch_id']}) failed: "
-                f"{message}; every finished measurement is kept in {self.location}; fix the "
-                "cause and run again with --retry-failed to measure it again"
-            ) from error
-        evaluate_seconds = time.perf_counter() - start
-        self.seconds["evaluate"] += evaluate_seconds
-        start = time.perf_counter()
-        values = [] if problem else [float(figures[k].value) for k in self.spec.objective_keys]
-        measurement = {"metrics": {k: m.value for k, m in figures.items()},
-                       "spreads": {k: m.spread for k, m in figures.items()},
-                       "evaluate_seconds": evaluate_seconds}
-        try:
-            self.storage.set_trial_user_attr(trial._trial_id, "measurement", measurement)
-            if problem:
-                self._fail(trial, problem)
-            else:
-                self.storage.set_trial_state_values(trial._trial_id, TrialState.COMPLETE,
-                                                    values)
-        except BaseException:
-            self._fail(trial, "writing its result failed", requeue=True)
-            raise
-        self.seconds["storage"] += time.perf_counter() - start
-        if stop:
-            raise EvaluationError(f"trial {trial.number}: {problem}")
-        return self._to_result(trial, values if not problem else None, measurement,
-                               problem or None)
-
-    # -- strategy -------------------------------------------------------------------------------
-    def _bound_strategy(self) -> Strategy:
-        if self._strategy is None:
-            if self.spec.strategy not in STRATEGIES:
-                raise StudyError(
-                    f"this study was created with a strategy object ({self.spec.strategy}); "
-                    "pass strategy= to Study.load to search on"
-                )
-            self._strategy = create_strategy(self.spec.strategy, self.spec.strategy_options)
-        self._strategy.bind(self.spec.space, self.spec.directions, self.spec.seed)
-        return self._strategy
+        self._bound = False
+        run_loop(self, n_evaluations, executor, policy, progress=progress, callback=callback)

@@ -61,7 +61,7 @@ class FailurePolicy:
                                   f"{self.max_consecutive_failures}")
 
     def record(self, result: Result, location: str) -> None:
-        self.consecutive = 0 if result.ok else self.consecutive + 1
+        self.consecutive = 0 if result.ok or result.screened else self.consecutive + 1
         if self.consecutive >= self.max_consecutive_failures:
             raise EvaluationError(
                 f"{self.consecutive} evaluations failed in a row, the last (trial "

@@ -1,15 +1,26 @@
 """Trials in Optuna storage: queued proposals, atomic claims, failures, stale workers.
 
 Every trial carries the user attribute ``proposal`` (config, canonical id, batch and
-position in it, the strategy's seconds); a finished one also ``measurement`` (every figure
-by key, with its spread), a failed one ``error``. A re-queued trial (its worker stopped, or
+position in it, the strategy's seconds) and its active genes as Optuna parameters
+(:mod:`hwnas.study.params`); a finished one also ``measurement`` (every figure by key,
+with its spread), a failed one ``error``. A re-queued trial (its worker stopped, or
 ``retry_failed``) is marked ``requeued`` and a fresh WAITING copy takes its place.
+
+Several processes may share a study. A worker claims a queued trial, records itself as
+its owner and beats its first heartbeat in one transaction (:func:`hwnas.storage.claim_trial`),
+and keeps beating while it measures (:class:`hwnas.study.heartbeat.Heartbeat`). A trial
+whose worker went silent for the grace period is failed by Optuna's
+:func:`~optuna.storages.fail_stale_trials` and queued again by its retry callback (the copy
+names the stale trial in the system attribute ``retry_history``, which hides it from the
+results); a trial whose worker process is gone on this host is re-queued at once.
 """
 
 from __future__ import annotations
 
 import os
 import socket
+import time
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -18,24 +29,32 @@ from optuna.trial import FrozenTrial, TrialState, create_trial
 
 from hwnas.results import Result
 from hwnas.space import Config
+from hwnas.storage import WORKER_ATTR, claim_trial, count_trials
+from hwnas.study.params import GeneParams
 from hwnas.study_spec import StudySpec
+
+STUDY_NAME = "hwnas"
 
 
 def worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def worker_alive(worker: str | None) -> bool:
+def worker_gone(worker: str | None) -> bool:
+    """Whether ``worker`` (``host:pid``) is a process of this host that no longer runs. Only
+    a fast path: a live or reused pid, or another host's worker, is judged by heartbeat."""
     if not worker:
         return False
     host, _, pid = worker.rpartition(":")
     if host != socket.gethostname():
-        return True  # another machine: trust it (heartbeats come with remote workers)
+        return False
     try:
         os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
     except (OSError, ValueError):
         return False
-    return True
+    return False
 
 
 def proposal_of(trial: FrozenTrial) -> dict[str, Any]:
@@ -56,6 +75,9 @@ class TrialStore:
     spec: StudySpec
     _study_id: int
     _waiting: list[FrozenTrial]
+    _gene_params: GeneParams | None = None
+    _optuna_study: optuna.Study | None = None
+    _stale_checked: float = 0.0
 
     def _proposal(self, config: Config, batch: int, position: int,
                   strategy_seconds: float = 0.0, **extra: Any) -> dict[str, Any]:
@@ -70,30 +92,60 @@ class TrialStore:
         if retry_of is not None:
             extra["retry_of"] = retry_of
         proposal = self._proposal(config, batch, position, strategy_seconds, **extra)
-        template = create_trial(state=TrialState.WAITING, user_attrs={"proposal": proposal})
+        params, distributions = self._genes().of(config)
+        template = create_trial(state=TrialState.WAITING, user_attrs={"proposal": proposal},
+                                params=params, distributions=distributions)
         self.storage.create_new_trial(self._study_id, template_trial=template)
 
-    def _claim_waiting_trial(self) -> FrozenTrial | None:
-        """Take the next queued proposal; the WAITING -> RUNNING switch is atomic, so two
-        workers never measure the same trial."""
+    def _genes(self) -> GeneParams:
+        if self._gene_params is None:
+            self._gene_params = GeneParams(self.spec.space)
+        return self._gene_params
+
+    def _claim_waiting_trial(self, limit: int | None = None) -> FrozenTrial | None:
+        """Take the next queued proposal, while the study holds fewer than ``limit``
+        finished plus running trials. The claim is one transaction with the owner and the
+        first heartbeat, so two workers never measure the same trial and no claimed trial
+        is left without an owner; one another worker took first is skipped."""
         for _ in range(2):
             if not self._waiting:
                 waiting = self.storage.get_all_trials(self._study_id, deepcopy=False,
                                                       states=(TrialState.WAITING,))
                 self._waiting = sorted(waiting, key=order_of)
             while self._waiting:
-                trial = self._waiting.pop(0)
-                if self.storage.set_trial_state_values(trial._trial_id, TrialState.RUNNING):
-                    self.storage.set_trial_system_attr(trial._trial_id, "worker", worker_id())
+                trial = self._waiting[0]
+                if claim_trial(self.storage, self._study_id, trial._trial_id, worker_id(),
+                               limit):
+                    self._waiting.pop(0)
                     return trial
+                if limit is not None and self._count(TrialState.COMPLETE,
+                                                     TrialState.RUNNING) >= limit:
+                    return None
+                self._waiting.pop(0)
         return None
 
-    def _fail(self, trial: FrozenTrial, message: str, requeue: bool = False) -> None:
-        self.storage.set_trial_user_attr(trial._trial_id, "error", message)
-        self.storage.set_trial_user_attr(trial._trial_id, "requeued", requeue)
-        self.storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
+    def _heartbeat_interval(self) -> int | None:
+        """Seconds between heartbeats, or None when the storage keeps none (in memory)."""
+        if isinstance(self.storage, optuna.storages.RDBStorage):
+            return self.storage.get_heartbeat_interval()
+        return None
+
+    def _count(self, *states: TrialState) -> int:
+        return count_trials(self.storage, self._study_id, states)
+
+    def _fail(self, trial: FrozenTrial, message: str, requeue: bool = False) -> bool:
+        """Fail ``trial`` (queueing its config again if ``requeue``); False, and nothing
+        changed, when it had already finished (another worker failed it as stale)."""
+        try:
+            self.storage.set_trial_user_attr(trial._trial_id, "error", message)
+            self.storage.set_trial_user_attr(trial._trial_id, "requeued", requeue)
+            if not self.storage.set_trial_state_values(trial._trial_id, TrialState.FAIL):
+                return False
+        except optuna.exceptions.UpdateFinishedTrialError:
+            return False
         if requeue:
             self._enqueue_again(trial)
+        return True
 
     def _enqueue_again(self, trial: FrozenTrial, retry: bool = False) -> None:
         proposal = proposal_of(trial)
@@ -101,12 +153,27 @@ class TrialStore:
                       proposal["strategy_seconds"], proposal.get("strategy_info"),
                       trial.number if retry else None)
 
-    def _recover_stale_trials(self) -> None:
+    def _recover_stale_trials(self, every: float = 0.0) -> None:
+        """Queue again the trials whose worker is gone (a dead process of this host) or went
+        silent for the grace period (Optuna's heartbeat); at most once per ``every``
+        seconds, so running workers can call it on each step."""
+        now = time.monotonic()
+        if every and now - self._stale_checked < every:
+            return
+        self._stale_checked = now
         running = self.storage.get_all_trials(self._study_id, deepcopy=False,
                                               states=(TrialState.RUNNING,))
         for trial in running:
-            if not worker_alive(trial.system_attrs.get("worker")):
+            if worker_gone(trial.system_attrs.get(WORKER_ATTR)):
                 self._fail(trial, "its worker stopped before finishing", requeue=True)
+        if self._heartbeat_interval() is not None:
+            if self._optuna_study is None:
+                self._optuna_study = optuna.load_study(study_name=STUDY_NAME,
+                                                       storage=self.storage)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                optuna.storages.fail_stale_trials(self._optuna_study)
+        self._waiting = []
 
     def requeue_failed(self) -> int:
         """Queue every failed evaluation again (at its place; the copy names the failed trial
@@ -121,6 +188,8 @@ class TrialStore:
         """Trials that stand for their proposal: not re-queued, not retried by another."""
         trials = self._trials()
         retried = {proposal_of(t).get("retry_of") for t in trials}
+        for trial in trials:  # stale trials the heartbeat's retry callback queued again
+            retried.update(trial.system_attrs.get("retry_history", ()))
         return [t for t in trials if "proposal" in t.user_attrs
                 and not t.user_attrs.get("requeued") and t.number not in retried]
 
@@ -158,9 +227,10 @@ class TrialStore:
 
     # -- reading results ------------------------------------------------------------------------
     def results(self) -> list[Result]:
-        """Every finished or failed evaluation (not the re-queued ones), in proposal order."""
+        """Every finished or failed evaluation (not the re-queued ones), in proposal order;
+        PRUNED: stopped by a cheap constraint (``Result.screened``, :mod:`hwnas.screening`)."""
         trials = [t for t in self._live_trials()
-                  if t.state in (TrialState.COMPLETE, TrialState.FAIL)]
+                  if t.state in (TrialState.COMPLETE, TrialState.FAIL, TrialState.PRUNED)]
         return [self._to_result(t) for t in sorted(trials, key=order_of)]
 
     def result(self, number: int) -> Result:
