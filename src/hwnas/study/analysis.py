@@ -19,23 +19,30 @@ REFERENCE_ATTR = "reference_point"
 #: how far beyond the first batch's worst value the fixed reference point lies
 REFERENCE_MARGIN = 0.1
 REFERENCE_RULE = (f"worst value of the first measured batch, widened by "
-                  f"{REFERENCE_MARGIN:.0%} of that batch's range; fixed once and stored")
+                  f"{REFERENCE_MARGIN:.0%} of that batch's range (not across zero); fixed "
+                  "once and stored")
 
 
 def widened_worst(values: np.ndarray, directions: Sequence[str],
                   margin: float = REFERENCE_MARGIN) -> list[float]:
     """Per column, the worst value moved outwards by ``margin`` of the column's range (of
-    its magnitude when the range is 0, or 1 when both are 0).
+    its magnitude when the range is 0, or 1 when both are 0), not across zero.
 
     >>> widened_worst(np.array([[0.5, 1.0], [0.9, 3.0]]), ["maximize", "minimize"])
     [0.46, 3.2]
+    >>> widened_worst(np.array([[0.05], [0.95]]), ["maximize"])
+    [0.0]
     """
     point = []
     for column, direction in zip(np.asarray(values, dtype=float).T, directions):
         low, high = float(column.min()), float(column.max())
         scale = (high - low) or abs(high) or 1.0
-        point.append(round(low - margin * scale, 12) if direction == "maximize"
-                     else round(high + margin * scale, 12))
+        if direction == "maximize":  # a positive figure (accuracy) stays >= 0
+            value = low - margin * scale
+            point.append(round(max(value, 0.0) if low >= 0 else value, 12))
+        else:
+            value = high + margin * scale
+            point.append(round(min(value, 0.0) if high <= 0 else value, 12))
     return point
 
 
