@@ -1,0 +1,126 @@
+"""Ray workers on a real local Ray runtime (2 CPUs, no dashboard): N evaluations in flight,
+a raising evaluation fails only its trial, a killed worker's trial is measured again once,
+and ``hwnas search --workers 2`` runs end to end."""
+
+from __future__ import annotations
+
+import collections
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from optuna.trial import TrialState
+
+from hwnas.study import Study
+
+ray = pytest.importorskip("ray")
+
+BYO = Path(__file__).resolve().parent / "byo"
+
+
+@pytest.fixture(scope="module")
+def ray_runtime(tmp_path_factory):
+    """One local Ray runtime for the module; workers see the outside package and a control
+    folder (the evaluator's log and kill requests)."""
+    folder = tmp_path_factory.mktemp("ray-control")
+    saved = {k: os.environ.get(k) for k in ("PYTHONPATH", "BYO_SHARING_DIR", "BYO_SLEEP")}
+    os.environ["PYTHONPATH"] = os.pathsep.join([str(BYO), saved["PYTHONPATH"] or ""])
+    os.environ["BYO_SHARING_DIR"] = str(folder)
+    os.environ["BYO_SLEEP"] = "0.2"
+    sys.path.insert(0, str(BYO))
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
+             object_store_memory=128 * 2**20)
+    try:
+        yield folder
+    finally:
+        ray.shutdown()
+        sys.path.remove(str(BYO))
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def _study(path: Path, strategy: str = "nsga2", evaluator: str = "byo_elastic.sharing:evaluate"):
+    from byo_elastic.sharing import space
+
+    return Study.create(path, space=space(), objectives=["accuracy", "latency"], metrics=[],
+                        evaluator=evaluator, strategy=strategy,
+                        strategy_options={"population_size": 6} if strategy == "nsga2" else None,
+                        seed=2, heartbeat_interval=1, grace_period=5)
+
+
+def _measured(folder: Path) -> collections.Counter:
+    log = folder / "evaluations.log"
+    lines = log.read_text().splitlines() if log.exists() else []
+    log.unlink(missing_ok=True)
+    return collections.Counter(json.dumps(json.loads(line)["config"], sort_keys=True)
+                               for line in lines)
+
+
+def _states(study: Study) -> collections.Counter:
+    trials = study.storage.get_all_trials(study._study_id)
+    return collections.Counter(t.state for t in trials)
+
+
+def test_two_workers_measure_in_parallel_without_repeating_pending_ones(ray_runtime,
+                                                                         tmp_path):
+    _measured(ray_runtime)
+    study = _study(tmp_path / "s.db")
+    study.optimize(14, workers=2, progress=False)
+    lines = (ray_runtime / "evaluations.log").read_text().splitlines()
+    assert len({json.loads(line)["pid"] for line in lines}) == 2, "not two workers"
+    finished = study.finished()
+    assert len(finished) == 14
+    assert len({r.arch_id for r in finished}) == 14
+    measured = _measured(ray_runtime)
+    assert sum(measured.values()) == 14 and len(measured) == 14
+    assert _states(study)[TrialState.RUNNING] == 0
+    assert study.seconds["evaluate"] > 0 and study.seconds["driver"] >= 0
+
+
+def test_a_raising_evaluation_fails_its_trial_and_the_search_goes_on(ray_runtime, tmp_path):
+    study = _study(tmp_path / "s.db", strategy="random",
+                   evaluator="byo_elastic.sharing:evaluate_or_raise")
+    study.optimize(10, workers=2, progress=False)
+    results = study.results()
+    failed = [r for r in results if not r.ok]
+    assert len(study.finished()) == 10
+    assert failed and all("ValueError: width 64 is refused" in r.error for r in failed)
+    assert all(r.config["width"] == 64 for r in failed)
+
+
+def test_a_killed_ray_worker_is_replaced_and_its_trial_measured_once(ray_runtime, tmp_path):
+    _measured(ray_runtime)
+    study = _study(tmp_path / "s.db", strategy="random")
+    (ray_runtime / "kill-request").write_text("")
+    study.optimize(8, workers=2, progress=False)
+    assert not (ray_runtime / "kill-request").exists(), "no worker was killed"
+    trials = study.storage.get_all_trials(study._study_id)
+    lost = [t for t in trials if t.user_attrs.get("error") == "its worker died mid-evaluation"]
+    assert len(lost) == 1 and lost[0].user_attrs["requeued"] is True
+    arch_id = lost[0].user_attrs["proposal"]["arch_id"]
+    finished = study.finished()
+    assert len(finished) == 8 and len({r.arch_id for r in finished}) == 8
+    assert [r.arch_id for r in finished].count(arch_id) == 1
+    measured = _measured(ray_runtime)
+    assert sum(measured.values()) == 8 and len(measured) == 8
+
+
+@pytest.mark.slow
+def test_hwnas_search_with_workers_starts_and_stops_its_own_ray(tmp_path):
+    study = tmp_path / "s.db"
+    hwnas = Path(sys.executable).with_name("hwnas")
+    command = [str(hwnas), "search", "--study", str(study), "--supernet", "tiny_elastic_cnn",
+               "--objective", "params", "--objective", "macs", "--metric", "model_size",
+               "--strategy", "random", "--n-evaluations", "6", "--workers", "2",
+               "--no-progress"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    loaded = Study.load(study)
+    assert len(loaded.finished()) == 6
+    assert _states(loaded)[TrialState.RUNNING] == 0
