@@ -87,23 +87,29 @@ def test_genes_follow_the_depth_genes_and_leave_the_architecture_space_unchanged
     assert [layer.gene for layer in policy_layers(create_supernet("tiny_ofa_mobilenet_v3"))]
 
 
-@pytest.mark.parametrize("family", ["tiny_elastic_cnn", "tiny_elastic_cnn1d",
-                                    "tiny_ofa_mobilenet_v3"])
-def test_a_gene_at_fp32_leaves_exactly_its_nodes_unquantized(family):
+@pytest.mark.parametrize(("family", "method"), [
+    ("tiny_elastic_cnn", "static"), ("tiny_elastic_cnn1d", "static"),
+    ("tiny_ofa_mobilenet_v3", "static"), ("tiny_elastic_transformer", "dynamic")])
+def test_a_gene_at_fp32_leaves_exactly_its_nodes_unquantized(family, method):
     net = create_supernet(family).eval()
-    shape = net.input_shape
-    data = _random_data(shape)
-    pipeline = pipeline_of(net, data)
+    pipeline = pipeline_of(net, _random_data(net.input_shape))
     architecture = net.space.largest()
     space, all_int8 = composed(net, architecture, "int8")
+    _, all_fp32 = composed(net, architecture, "fp32")
     module = pipeline.prepared(all_int8)
     modules = map_modules(net, architecture, module, pipeline.transform.layers(net),
                           pipeline.context.example_inputs)
+    assert pipeline.transform.method_for(module, modules) == method
+    fp32 = onnx.load_from_string(pipeline.artifacts(all_fp32).onnx)
+    nodes = map_nodes(fp32, modules)
+    assert quantized_nodes(fp32) == set()
+    assert weight_nodes(fp32) == {name for names in nodes.values() for name in names}
     every = onnx.load_from_string(pipeline.artifacts(all_int8).onnx)
-    nodes = map_nodes(every, modules)
-    assert quantized_nodes(every) == weight_nodes(every) == {n for v in nodes.values() for n in v}
+    assert quantized_nodes(every) == weight_nodes(every)
+    assert len(quantized_nodes(every)) == len(weight_nodes(fp32))
     genes = policy_genes(space)
-    for gene in genes[:: max(1, len(genes) // 3)]:
+    step = 1 if family == "tiny_elastic_cnn" else max(1, len(genes) // 2)  # every gene once
+    for gene in genes[::step]:
         model = onnx.load_from_string(pipeline.artifacts({**all_int8, gene: "fp32"}).onnx)
         assert weight_nodes(model) - quantized_nodes(model) == set(nodes[gene]), gene
 

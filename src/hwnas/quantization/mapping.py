@@ -79,25 +79,37 @@ def map_nodes(model: Any, modules: Mapping[str, str]) -> dict[str, list[str]]:
     return nodes
 
 
-def quantized_nodes(model: Any) -> set[str]:
-    """Names of the weight-carrying nodes whose weight arrives through a DequantizeLinear
-    (QDQ) or that are integer ops (dynamic quantization): the layers running in INT8."""
+INTEGER_OPS = ("QLinearConv", "QGemm", "QLinearMatMul", "MatMulInteger", "ConvInteger")
+
+
+def _weights(model: Any) -> tuple[set[str], set[str]]:
+    """(nodes with a constant fp32 weight, nodes running in INT8) of an ONNX model."""
     producers = {output: node for node in model.graph.node for output in node.output}
-    found = set()
+    constants = {init.name for init in model.graph.initializer}
+    fp32, int8 = set(), set()
     for node in model.graph.node:
-        if node.op_type in ("QLinearConv", "QGemm", "QLinearMatMul", "MatMulInteger",
-                            "ConvInteger"):
-            found.add(node.name)
+        if node.op_type in INTEGER_OPS:
+            int8.add(node.name)
         elif node.op_type in WEIGHT_OPS and len(node.input) > 1:
             producer = producers.get(node.input[1])
             if producer is not None and producer.op_type == "DequantizeLinear":
-                found.add(node.name)
-    return found
+                int8.add(node.name)
+            elif node.input[1] in constants:
+                fp32.add(node.name)
+    return fp32, int8
+
+
+def quantized_nodes(model: Any) -> set[str]:
+    """Names of the layers running in INT8 in an ONNX model: weight-carrying nodes whose
+    weight arrives through a DequantizeLinear (static QDQ), and integer ops (dynamic)."""
+    return _weights(model)[1]
 
 
 def weight_nodes(model: Any) -> set[str]:
-    """Names of every weight-carrying node (quantized or not) of an ONNX model."""
-    return {node.name for node in model.graph.node if node.op_type in WEIGHT_OPS}
+    """Names of every layer with a constant weight (fp32 or INT8) of an ONNX model; those
+    not in :func:`quantized_nodes` run in fp32."""
+    fp32, int8 = _weights(model)
+    return fp32 | int8
 
 
 __all__ = ["WEIGHT_OPS", "map_modules", "map_nodes", "quantized_nodes", "scope_prefix",

@@ -2,7 +2,8 @@
 
 For a config of the composed space (architecture + ``quant.*`` genes): export the
 prepared sub-network to ONNX (stable per-layer node names), ``quant_pre_process``, then
-``quantize_static`` QDQ with the nodes of every ``fp32`` layer excluded. What the measures
+``quantize_static`` QDQ (CNNs) or ``quantize_dynamic`` on the MatMuls (transformers) with
+the nodes of every ``fp32`` layer excluded. What the measures
 then see is the quantized ONNX bytes and an ONNX Runtime session over them, nothing else:
 a measure of the fp32 torch module is refused when the study is built. A policy of all
 ``fp32`` gives the pre-processed fp32 ONNX model, measured the same way.
@@ -16,11 +17,19 @@ import json
 from collections import OrderedDict
 from typing import Any
 
+from torch import nn
+
 from hwnas.errors import EvaluationError, HwnasError, InvalidConfigError, require
 from hwnas.evaluation.pipeline import TRANSFORMS, Artifacts, Transform
 from hwnas.measure.onnx import export_onnx
 from hwnas.quantization.mapping import map_modules, map_nodes
-from hwnas.quantization.ort import calibration_feeds, preprocess, quantize_static_qdq
+from hwnas.quantization.ort import (
+    calibration_feeds,
+    gemm_as_matmul,
+    preprocess,
+    quantize_dynamic_matmul,
+    quantize_static_qdq,
+)
 from hwnas.quantization.policy import (
     FP32,
     PRECISIONS,
@@ -32,12 +41,15 @@ from hwnas.quantization.policy import (
 from hwnas.space import Config, SearchSpace
 
 CACHE_SIZE = 32
+METHODS = ("auto", "static", "dynamic")
 
 
 @TRANSFORMS.register("quantize")
 class QuantizeTransform(Transform):
-    """Static INT8 quantization (ONNX Runtime, QDQ, S8S8, per-channel weights) of every
-    layer whose ``quant.*`` gene is ``int8``; ``fp32`` layers are left out.
+    """INT8 quantization with ONNX Runtime of every layer whose ``quant.*`` gene is
+    ``int8``; ``fp32`` layers are left out. ``method``: ``static`` (QDQ, S8S8, per-channel
+    weights, for CNNs), ``dynamic`` (``MatMulInteger``, for transformers) or ``auto``
+    (dynamic when every policy layer is a MatMul).
 
     ``calibration_samples`` training inputs, drawn by ``calibration_seed``, calibrate the
     activation ranges (MinMax), in batches of ``calibration_batch_size``.
@@ -47,7 +59,11 @@ class QuantizeTransform(Transform):
     produces = ("onnx", "session")
 
     def __init__(self, calibration_samples: int = 128, calibration_batch_size: int = 32,
-                 calibration_seed: int = 0, per_channel: bool = True) -> None:
+                 calibration_seed: int = 0, per_channel: bool = True,
+                 method: str = "auto") -> None:
+        if method not in METHODS:
+            raise InvalidConfigError(f"unknown quantization method {method!r}; choose one of "
+                                     f"{list(METHODS)}")
         if calibration_samples < 1 or calibration_batch_size < 1:
             raise InvalidConfigError(
                 "quantization needs calibration_samples >= 1 and calibration_batch_size >= 1; "
@@ -56,7 +72,7 @@ class QuantizeTransform(Transform):
         self.calibration_samples = calibration_samples
         self.calibration_batch_size = calibration_batch_size
         self.calibration_seed = calibration_seed
-        self.per_channel = per_channel
+        self.per_channel, self.method = per_channel, method
         self._layers: dict[int, list[PolicyLayer]] = {}
         self._feeds: dict[int, list] = {}
         self._cache: OrderedDict[str, bytes] = OrderedDict()
@@ -65,7 +81,8 @@ class QuantizeTransform(Transform):
     def settings(self) -> dict[str, Any]:
         return {"calibration_samples": self.calibration_samples,
                 "calibration_batch_size": self.calibration_batch_size,
-                "calibration_seed": self.calibration_seed, "per_channel": self.per_channel}
+                "calibration_seed": self.calibration_seed, "per_channel": self.per_channel,
+                "method": self.method}
 
     # -- the seam ------------------------------------------------------------------------------
     def architecture(self, config: Config) -> Config:
@@ -121,10 +138,16 @@ class QuantizeTransform(Transform):
             self._cache.move_to_end(key)
             return self._cache[key]
         preprocessed = _exported(module, example_inputs)
+        method = self.method_for(module, modules)
+        if method == "dynamic":
+            preprocessed = gemm_as_matmul(preprocessed)
         nodes = map_nodes(require("onnx", "onnx").load_from_string(preprocessed), modules)
         excluded = [name for gene in kept for name in nodes[gene]]
         if len(kept) == len(modules):
             result = preprocessed  # nothing to quantize: the fp32 model, measured the same way
+        elif method == "dynamic":
+            result = quantize_dynamic_matmul(preprocessed, excluded)
+            self.quantizations += 1
         else:
             result = quantize_static_qdq(preprocessed, self._calibration(data), excluded,
                                          self.per_channel)
@@ -133,6 +156,15 @@ class QuantizeTransform(Transform):
         if len(self._cache) > CACHE_SIZE:
             self._cache.popitem(last=False)
         return result
+
+    def method_for(self, module: Any, modules: dict[str, str]) -> str:
+        """``static`` (QDQ, calibrated) or ``dynamic`` (MatMuls); ``auto`` takes dynamic
+        when the sub-network's policy layers are all ``Linear`` (a transformer, an MLP)."""
+        if self.method != "auto":
+            return self.method
+        linear_only = all(isinstance(module.get_submodule(path), nn.Linear)
+                          for path in modules.values())
+        return "dynamic" if linear_only else "static"
 
     def _calibration(self, data: Any) -> list:
         if data is None:

@@ -1,0 +1,298 @@
+"""Joint architecture + per-layer quantization policy search (SimQ-NAS) against full INT8.
+
+On the built-in CNN super-networks (elastic_cnn on digits, elastic_cnn1d on mnist1d),
+trained here briefly (checkpoints cached under runs/quantization/), every figure measured
+on the ONNX Runtime model the ``quantize`` transform makes (static QDQ INT8, per-channel;
+fp32 layers excluded): validation accuracy, latency (ms per batch of 32, one thread) and
+model size (bytes of the ONNX file).
+
+Baselines, fixed in advance: the largest sub-network in fp32 and fully INT8 (the reference
+SimQ-NAS compares to), and "architecture-only search (NSGA-II, fp32), then its front fully
+INT8". The joint search is NSGA-II over architecture + policy with the same budget. Per
+seed: the best latency and size ratio vs full-INT8 largest among joint results within 0.5
+percentage points of its accuracy; whether the joint front dominates an arch-only-then-INT8
+point; whether a mixed policy strictly beats uniform INT8 on the same sub-network (accuracy
+not lower and latency lower by more than the two measurements' IQRs, or accuracy higher at
+latency not higher).
+
+    flock /work/bench.lock .venv/bin/python benchmarks/quantization.py [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import optuna
+import torch
+from rich.console import Console
+from rich.table import Table
+
+from hwnas.data import load_dataset
+from hwnas.evaluation import Pipeline
+from hwnas.measure.objectives import as_metric
+from hwnas.quantization import QuantizeTransform, describe_policy, policy_genes
+from hwnas.space import Config
+from hwnas.study import Study
+from hwnas.supernets import load_supernet
+from hwnas.workflow import train_supernet
+
+TASKS = {"digits": "elastic_cnn", "mnist1d": "elastic_cnn1d"}
+EPOCHS = {"digits": 10, "mnist1d": 4}  # brief training; elastic_cnn1d costs ~35 s an epoch
+ISO_ACCURACY = 0.005  # at most 0.5 percentage points below full-INT8 largest
+LATENCY = "latency:latency:backend=onnxruntime,batch_size=32,warmup=3,repeats=10,min_sample_ms=2"
+FIGURES = ["accuracy:accuracy:backend=onnxruntime", LATENCY, "onnx_size", "int8_layers"]
+OBJECTIVES = ["accuracy", "latency", "onnx_size"]
+SIMQ_NAS = {"latency_speedup": 4.80, "size_reduction": 3.44}
+console = Console()
+
+
+def cpu_facts() -> dict[str, Any]:
+    flags: list[str] = []
+    model = platform.processor()
+    with open("/proc/cpuinfo") as handle:
+        for line in handle:
+            name, _, value = line.partition(":")
+            if name.strip() == "flags" and not flags:
+                flags = value.split()
+            elif name.strip() == "model name":
+                model = value.strip()
+    wanted = [f for f in flags if f in ("avx512_vnni", "avx_vnni", "avx512f", "avx2")
+              or f.startswith("amx")]
+    return {"model": model, "flags": sorted(wanted), "logical_cpus": os.cpu_count(),
+            "load_average": list(os.getloadavg())}
+
+
+def checkpoint(task: str, epochs: int) -> Path:
+    path = Path("runs/quantization") / f"{TASKS[task]}_{task}_e{epochs}.pt"
+    if not path.exists():
+        start = time.perf_counter()
+        report = train_supernet(path, supernet=TASKS[task], dataset=task, epochs=epochs,
+                                seed=0, progress=False)
+        console.print(f"trained {TASKS[task]} on {task} ({epochs} epochs, "
+                      f"{time.perf_counter() - start:.0f} s): validation accuracy largest "
+                      f"{report.val_accuracy_largest:.4f}")
+    return path
+
+
+def figures_of(measured: dict) -> dict[str, float]:
+    return {key: float(m.value) for key, m in measured.items()} | {
+        "latency_iqr": float(measured["latency"].spread)}
+
+
+class Task:
+    """One super-network on its data: the pipeline every figure of the task comes from."""
+
+    def __init__(self, task: str, epochs: int) -> None:
+        self.name = task
+        self.supernet = load_supernet(checkpoint(task, epochs)).eval()
+        self.data = load_dataset(task, seed=0)
+        self.transform = QuantizeTransform(calibration_samples=128)
+        self.pipeline = Pipeline(self.supernet, [as_metric(f) for f in FIGURES], self.data,
+                                 transform=self.transform)
+        self.arch_space = self.supernet.space
+        self.joint_space = self.transform.search_space(self.arch_space, self.supernet)
+        self.genes = policy_genes(self.joint_space)
+
+    def with_policy(self, architecture: Config, precision: str) -> Config:
+        return {**{k: v for k, v in architecture.items() if k in self.arch_space.names},
+                **dict.fromkeys(self.genes, precision)}
+
+    def measure(self, config: Config) -> dict[str, float]:
+        return figures_of(self.pipeline(config))
+
+    def baseline(self, precision: str, repeats: int = 3) -> dict[str, float]:
+        config = self.with_policy(self.arch_space.largest(), precision)
+        runs = [self.measure(config) for _ in range(repeats)]
+        return {key: float(np.median([r[key] for r in runs])) for key in runs[0]}
+
+
+def search(task: Task, space: Any, evaluate: Any, budget: int, seed: int) -> list:
+    study = Study.create(":memory:", evaluator=evaluate, space=space, objectives=OBJECTIVES,
+                         metrics=["int8_layers"], strategy="nsga2",
+                         strategy_options={"population_size": max(4, budget // 4)}, seed=seed)
+    study.optimize(budget, progress=False)
+    return study.finished(), study.pareto_front()
+
+
+def dominates(a: dict, b: dict) -> bool:
+    better_or_equal = (a["accuracy"] >= b["accuracy"] and a["latency"] <= b["latency"]
+                       and a["onnx_size"] <= b["onnx_size"])
+    strictly = (a["accuracy"] > b["accuracy"] or a["latency"] < b["latency"]
+                or a["onnx_size"] < b["onnx_size"])
+    return better_or_equal and strictly
+
+
+def best_at_iso(points: list[dict], reference: dict) -> dict[str, Any]:
+    floor = reference["accuracy"] - ISO_ACCURACY
+    eligible = [p for p in points if p["accuracy"] >= floor]
+    if not eligible:
+        return {"latency_speedup": None, "size_reduction": None, "accuracy": None,
+                "eligible": 0}
+    fastest = min(eligible, key=lambda p: p["latency"])
+    smallest = min(eligible, key=lambda p: p["onnx_size"])
+    return {"latency_speedup": reference["latency"] / fastest["latency"],
+            "size_reduction": reference["onnx_size"] / smallest["onnx_size"],
+            "accuracy": fastest["accuracy"], "policy": fastest.get("policy"),
+            "size_of_fastest_reduction": reference["onnx_size"] / fastest["onnx_size"],
+            "eligible": len(eligible)}
+
+
+def point(task: Task, result: Any) -> dict[str, Any]:
+    return {**result.metrics, "latency_iqr": result.spreads.get("latency", 0.0),
+            "policy": describe_policy(task.joint_space, result.config), "config": result.config}
+
+
+def one_seed(task: Task, seed: int, budget: int, int8: dict) -> dict[str, Any]:
+    start = time.perf_counter()
+    fp32_policy = dict.fromkeys(task.genes, "fp32")
+    finished, front = search(task, task.joint_space, task.pipeline, budget, seed)
+    joint = [point(task, r) for r in finished]
+    joint_front = [point(task, r) for r in front]
+    _, arch_front = search(task, task.arch_space,
+                           lambda config: task.pipeline({**config, **fp32_policy}), budget, seed)
+    then_int8 = [{**task.measure(task.with_policy(r.config, "int8")), "config": r.config,
+                  "policy": "all int8"} for r in arch_front]
+    dominated = [p for p in then_int8 if any(dominates(q, p) for q in joint_front)]
+    mixed = []
+    for member in joint_front:
+        used = int(member["int8_layers"])
+        total = int(member["policy"].split("/")[1].split()[0])
+        if 0 < used < total:
+            uniform = task.measure(task.with_policy(member["config"], "int8"))
+            margin = member.get("latency_iqr", 0.0) + uniform["latency_iqr"]
+            beats = ((member["accuracy"] >= uniform["accuracy"]
+                      and member["latency"] < uniform["latency"] - margin)
+                     or (member["accuracy"] > uniform["accuracy"]
+                         and member["latency"] <= uniform["latency"]))
+            mixed.append({"policy": member["policy"], "accuracy": member["accuracy"],
+                          "latency": member["latency"], "uniform_accuracy": uniform["accuracy"],
+                          "uniform_latency": uniform["latency"], "latency_margin": margin,
+                          "strictly_beats": bool(beats)})
+    return {"seed": seed, "seconds": time.perf_counter() - start,
+            "joint_evaluations": len(joint), "joint_front_size": len(joint_front),
+            "best_at_iso_accuracy": best_at_iso(joint, int8),
+            "arch_only_then_int8": best_at_iso(then_int8, int8),
+            "arch_only_front_size": len(then_int8),
+            "arch_only_then_int8_points_dominated_by_joint_front": len(dominated),
+            "mixed_vs_uniform": mixed,
+            "mixed_strictly_beats_uniform": any(m["strictly_beats"] for m in mixed)}
+
+
+def spread(values: list[float | None]) -> dict[str, float | None]:
+    found = [v for v in values if v is not None]
+    if not found:
+        return {"median": None, "min": None, "max": None, "seeds": 0}
+    return {"median": float(np.median(found)), "min": float(min(found)),
+            "max": float(max(found)), "seeds": len(found)}
+
+
+def run_task(task: Task, seeds: int, budget: int) -> dict[str, Any]:
+    int8, fp32 = task.baseline("int8"), task.baseline("fp32")
+    console.print(f"{task.name}: largest fp32: acc {fp32['accuracy']:.4f}, "
+                  f"{fp32['latency']:.3f} ms, {fp32['onnx_size'] / 1e3:.0f} kB; full INT8 "
+                  f"(reference): acc {int8['accuracy']:.4f}, {int8['latency']:.3f} ms, "
+                  f"{int8['onnx_size'] / 1e3:.0f} kB", highlight=False)
+    runs = []
+    for seed in range(seeds):
+        runs.append(one_seed(task, seed, budget, int8))
+        best = runs[-1]["best_at_iso_accuracy"]
+        console.print(f"  seed {seed}: {runs[-1]['seconds']:.0f} s, best at iso-accuracy "
+                      f"{best['latency_speedup']}, size {best['size_reduction']}",
+                      highlight=False)
+    joint = [r["best_at_iso_accuracy"] for r in runs]
+    arch = [r["arch_only_then_int8"] for r in runs]
+    return {
+        "supernet": TASKS[task.name], "policy_genes": len(task.genes),
+        "fp32_largest": fp32, "int8_baseline": int8,
+        "best_at_iso_accuracy": {
+            "latency_speedup": spread([j["latency_speedup"] for j in joint]),
+            "size_reduction": spread([j["size_reduction"] for j in joint]),
+            "accuracy": spread([j["accuracy"] for j in joint])},
+        "arch_only_then_int8": {
+            "latency_speedup": spread([a["latency_speedup"] for a in arch]),
+            "size_reduction": spread([a["size_reduction"] for a in arch]),
+            "accuracy": spread([a["accuracy"] for a in arch])},
+        "joint_dominates_arch_only_then_int8_somewhere": sum(
+            r["arch_only_then_int8_points_dominated_by_joint_front"] > 0 for r in runs),
+        "mixed_strictly_beats_uniform_int8_somewhere": sum(
+            r["mixed_strictly_beats_uniform"] for r in runs),
+        "quantizations": task.transform.quantizations, "seeds": runs,
+    }
+
+
+def _show(value: dict[str, Any]) -> str:
+    if value["median"] is None:
+        return "-"
+    return f"{value['median']:.2f} ({value['min']:.2f}-{value['max']:.2f})"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="1 seed, tiny budget, 1 epoch")
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--budget", type=int, default=32, help="evaluations per search")
+    parser.add_argument("--epochs", type=int, default=None, help="default: per task")
+    parser.add_argument("--tasks", default="digits,mnist1d")
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args()
+    if args.quick:
+        args.seeds, args.budget, args.epochs = 1, 8, 1
+    out = args.out or Path("benchmarks/results") / (
+        "quantization_quick.json" if args.quick else "quantization.json")
+    torch.set_num_threads(1)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    start = time.perf_counter()
+    machine = cpu_facts()
+    console.print(f"CPU {machine['model']}, flags {machine['flags']}, load "
+                  f"{machine['load_average']}; reference: full-INT8 largest sub-network; "
+                  f"iso-accuracy = at most {100 * ISO_ACCURACY:.1f} pp below it", highlight=False)
+    tasks = {}
+    for name in args.tasks.split(","):
+        tasks[name] = run_task(Task(name, args.epochs or EPOCHS[name]), args.seeds,
+                               args.budget)
+    table = Table(title=f"joint search vs full INT8 largest ({args.seeds} seeds, "
+                        f"{args.budget} evaluations each; median (min-max))")
+    for column in ("task", "joint latency x", "joint size x", "arch-only+INT8 latency x",
+                   "arch-only+INT8 size x", "joint dominates", "mixed beats uniform"):
+        table.add_column(column, justify="right")
+    for name, result in tasks.items():
+        table.add_row(name, _show(result["best_at_iso_accuracy"]["latency_speedup"]),
+                      _show(result["best_at_iso_accuracy"]["size_reduction"]),
+                      _show(result["arch_only_then_int8"]["latency_speedup"]),
+                      _show(result["arch_only_then_int8"]["size_reduction"]),
+                      f"{result['joint_dominates_arch_only_then_int8_somewhere']}/{args.seeds}",
+                      f"{result['mixed_strictly_beats_uniform_int8_somewhere']}/{args.seeds}")
+    console.print(table)
+    worst = min(tasks, key=lambda n: tasks[n]["best_at_iso_accuracy"]["latency_speedup"]["min"]
+                or 0.0)
+    summary = {
+        "int8_baseline": {n: t["int8_baseline"] for n, t in tasks.items()},
+        "best_at_iso_accuracy": {
+            "latency_speedup": tasks[worst]["best_at_iso_accuracy"]["latency_speedup"]["min"],
+            "size_reduction": tasks[worst]["best_at_iso_accuracy"]["size_reduction"]["min"],
+            "accuracy": tasks[worst]["best_at_iso_accuracy"]["accuracy"]["min"],
+            "task": worst, "note": "worst task, worst seed; per task medians below"},
+        "arch_only_then_int8": {n: t["arch_only_then_int8"] for n, t in tasks.items()},
+        "cpu_flags": machine["flags"],
+        "machine": machine | {"load_average_end": list(os.getloadavg())},
+        "settings": {"seeds": args.seeds, "budget": args.budget, "epochs": args.epochs or EPOCHS,
+                     "figures": FIGURES, "objectives": OBJECTIVES,
+                     "iso_accuracy_pp": 100 * ISO_ACCURACY, "quick": args.quick,
+                     "simq_nas_marks": SIMQ_NAS,
+                     "accuracy": "validation split (the one searched on)"},
+        "tasks": tasks, "seconds": time.perf_counter() - start,
+    }
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(summary, indent=1, default=str) + "\n")
+    console.print(f"written {out} in {summary['seconds']:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
