@@ -1,5 +1,6 @@
-"""Hugging Face models made elastic: found by structure, masking equals slicing under both
-attention implementations, parameter counts in closed form, real loading from a folder."""
+"""Hugging Face models made elastic: found by structure, the activated super-network equals
+its extract under both attention implementations, parameter counts in closed form, real
+loading from a folder, DynaBERT's importance re-ordering."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from hwnas.testing.supernets import check_extract_matches_activate  # noqa: E402
 
 @pytest.mark.parametrize("attention", ["sdpa", "eager"])
 @pytest.mark.parametrize("family", ["tiny_hf_model", "tiny_hf_vit"])
-def test_masking_equals_slicing_under_both_attention_implementations(family, attention):
+def test_activation_equals_extraction_under_both_attention_implementations(family, attention):
     supernet = create_supernet(family, {"attn_implementation": attention})
     assert supernet.model.config._attn_implementation == attention
     check_extract_matches_activate(supernet, n_configs=12, atol=1e-5)
@@ -43,7 +44,7 @@ def test_extracted_parameters_follow_a_closed_form():
     assert len([m for m in sub.modules() if isinstance(m, torch.nn.ModuleList)][0]) == 1
 
 
-def test_extract_leaves_the_super_network_and_its_masks_unchanged():
+def test_extract_leaves_the_super_network_and_its_active_slices_unchanged():
     supernet = create_supernet("tiny_hf_model").eval()
     supernet.activate(supernet.space.smallest())
     inputs = example_inputs(supernet, 4)
@@ -85,3 +86,37 @@ def test_a_random_sub_network_runs_on_token_batches():
     supernet = create_supernet("tiny_hf_model")
     sub = supernet.extract(supernet.space.sample(np.random.default_rng(3))).eval()
     assert logits_of(forward(sub, example_inputs(supernet, 5))).shape == (5, 3)
+
+
+@pytest.mark.parametrize("attention", ["sdpa", "eager"])
+def test_importance_reordering_keeps_the_full_models_outputs(attention):
+    torch.manual_seed(0)
+    plain = create_supernet("tiny_hf_model", {"attn_implementation": attention}).eval()
+    torch.manual_seed(0)
+    ordered = create_supernet("tiny_hf_model", {"attn_implementation": attention,
+                                                "importance_order": True}).eval()
+    inputs = example_inputs(plain, 4)
+    with torch.no_grad():
+        torch.testing.assert_close(logits_of(forward(ordered, inputs)),
+                                   logits_of(forward(plain, inputs)), atol=1e-5, rtol=1e-5)
+    for query, key, value, _, ffn_in, _ in ordered._linears:  # most important first
+        heads = sum(m.weight.abs().reshape(4, -1).sum(1) for m in (query, key, value))
+        assert torch.all(heads[:-1] >= heads[1:])
+        neurons = ffn_in.weight.abs().sum(1)
+        assert torch.all(neurons[:-1] >= neurons[1:])
+    small = {"depth": 2, "layer0.heads": 1, "layer0.ffn": 32, "layer1.heads": 1,
+             "layer1.ffn": 32}
+    with torch.no_grad():  # a narrow sub-network keeps other (the important) heads
+        assert not torch.allclose(logits_of(forward(ordered.extract(small).eval(), inputs)),
+                                  logits_of(forward(plain.extract(small).eval(), inputs)))
+
+
+def test_an_active_sub_network_runs_only_its_layers_and_slices():
+    from hwnas.measure.counting import count_macs
+
+    supernet = create_supernet("tiny_hf_model").eval()
+    inputs = example_inputs(supernet, 1)
+    full = count_macs(supernet, inputs)
+    supernet.activate(supernet.space.smallest())
+    assert count_macs(supernet, inputs) < full / 5
+    assert len(supernet.layers) == 2  # the encoder's layer list is whole again after a pass

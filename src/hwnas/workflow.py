@@ -377,6 +377,49 @@ def export_subnetwork(out: str | Path, config: Config | None = None, *,
     return write_module(pipeline.prepared(config), pipeline.context.example_inputs, out)
 
 
+# -- listing what is registered ----------------------------------------------------------------
+def describe_plugin(factory: Any) -> str:
+    """One line about a registered factory or class: the first sentence of its own
+    docstring (for a class, not an inherited one), else of its module's."""
+    import inspect
+    import re
+
+    doc = factory.__dict__.get("__doc__") if inspect.isclass(factory) else factory.__doc__
+    if not doc:
+        doc = (inspect.getmodule(factory).__doc__ or "") if inspect.getmodule(factory) else ""
+    paragraph = inspect.cleandoc(doc).split("\n\n")[0].replace("\n", " ")
+    paragraph = re.sub(r":\w+:`~?([^`]+)`", lambda m: m.group(1).rsplit(".", 1)[-1],
+                       paragraph)
+    first = re.split(r"(?<=[.;])\s+(?=[A-Z(])", paragraph, maxsplit=1)[0]
+    first = first.rstrip(".;").replace("``", "")
+    return first if len(first) <= 110 else first[:109].rstrip() + "…"
+
+
+def registered_plugins() -> dict[str, list[tuple[str, str]]]:
+    """Every registered plug-in by kind (super-networks, including those installed packages
+    register, training methods, optimizers, data sets, measures, strategies, predictors,
+    tabulated benchmarks), each ``(name, one-line description)``."""
+    from hwnas.data import DATASETS
+    from hwnas.measure.measures import MEASURES
+    from hwnas.predictors.models import PREDICTORS
+    from hwnas.strategies import STRATEGIES
+    from hwnas.supernets import SUPERNETS, _entry_points
+    from hwnas.tabular import BENCHMARKS
+    from hwnas.training import OPTIMIZERS, TRAINING_METHODS
+
+    installed = _entry_points()
+    supernets = [(n, describe_plugin(SUPERNETS.get(n))) for n in SUPERNETS.names()]
+    supernets += [(n, f"installed by {entry.value}") for n, entry in sorted(installed.items())
+                  if n not in SUPERNETS]
+    listing = {"super-networks": supernets}
+    for title, registry in (("training methods", TRAINING_METHODS), ("optimizers", OPTIMIZERS),
+                            ("data sets", DATASETS), ("measures", MEASURES),
+                            ("strategies", STRATEGIES), ("predictors", PREDICTORS),
+                            ("benchmarks", BENCHMARKS)):
+        listing[title] = [(n, describe_plugin(registry.get(n))) for n in registry.names()]
+    return listing
+
+
 # -- describing a space -------------------------------------------------------------------------
 def space_of(name_or_checkpoint: str | Path) -> tuple[str, SearchSpace]:
     """The search space of a checkpoint file, a study file, a super-network (registered name,

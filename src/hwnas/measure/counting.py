@@ -111,6 +111,9 @@ def model_size_bytes(model: nn.Module) -> int:
 
 
 class MacsMeasure(Measure):
+    """Multiply-accumulates of one forward pass for one sample (linears, convolutions,
+    matrix products, attention's QK^T and AV)."""
+
     name, unit, direction = "macs", "MACs", "minimize"
     cost = "cheap"
 
@@ -119,6 +122,8 @@ class MacsMeasure(Measure):
 
 
 class ParamsMeasure(Measure):
+    """Parameters of the sub-network."""
+
     name, unit, direction = "params", "parameters", "minimize"
     cost = "cheap"
 
@@ -127,6 +132,8 @@ class ParamsMeasure(Measure):
 
 
 class ModelSizeMeasure(Measure):
+    """Bytes of the parameters and floating-point buffers a deployment needs."""
+
     name, unit, direction = "model_size", "bytes", "minimize"
     cost = "cheap"
 

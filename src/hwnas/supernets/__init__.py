@@ -42,6 +42,7 @@ def elastic_cnn(in_channels: int = 1, input_size: int = 8, num_classes: int = 10
 @SUPERNETS.register("tiny_elastic_cnn")
 def tiny_elastic_cnn(in_channels: int = 1, input_size: int = 8,
                      num_classes: int = 10) -> ElasticCNN:
+    """The elastic_cnn family at test size (stem 4, two stages up to 6 channels)."""
     return ElasticCNN(2, in_channels, input_size, num_classes, stem_width=4,
                       stage_widths=[(2, 4), (4, 6)], depths=(1, 2), kernels=(1, 3))
 
@@ -58,6 +59,7 @@ def elastic_cnn1d(in_channels: int = 1, input_size: int = 40,
 @SUPERNETS.register("tiny_elastic_cnn1d")
 def tiny_elastic_cnn1d(in_channels: int = 1, input_size: int = 16,
                        num_classes: int = 10) -> ElasticCNN:
+    """The elastic_cnn1d family at test size (inputs of length 16, up to 6 channels)."""
     return ElasticCNN(1, in_channels, input_size, num_classes, stem_width=4,
                       stage_widths=[(2, 4), (4, 6)], depths=(1, 2), kernels=(3, 5))
 
@@ -76,6 +78,7 @@ def cnn1d_bench(in_channels: int = 1, input_size: int = 40,
 @SUPERNETS.register("tiny_cnn1d_bench")
 def tiny_cnn1d_bench(in_channels: int = 1, input_size: int = 16,
                      num_classes: int = 10) -> ElasticCNN:
+    """The cnn1d_bench family at test size (4 stages, up to 8 channels)."""
     return ElasticCNN(1, in_channels, input_size, num_classes, stem_width=4,
                       stage_widths=[(2, 3, 4), (2, 4, 6), (4, 6, 8), (4, 6, 8)],
                       depths=(1, 2), kernels=(3,))
@@ -93,6 +96,8 @@ def ofa_mobilenet_v3(in_channels: int = 3, input_size: int = 32,
 @SUPERNETS.register("tiny_ofa_mobilenet_v3")
 def tiny_ofa_mobilenet_v3(in_channels: int = 1, input_size: int = 8,
                           num_classes: int = 10) -> MobileNetV3Supernet:
+    """The ofa_mobilenet_v3 family at test size (2 stages, 8x8 inputs, SE and hard-swish
+    kept)."""
     return MobileNetV3Supernet(in_channels, input_size, num_classes, stem_width=4,
                                first_width=4, stage_widths=(8, 12), strides=(2, 1),
                                activations=("relu", "hswish"), squeeze_excite=(False, True),
@@ -111,6 +116,7 @@ def ofa_resnet50(in_channels: int = 3, input_size: int = 32,
 @SUPERNETS.register("tiny_ofa_resnet50")
 def tiny_ofa_resnet50(in_channels: int = 1, input_size: int = 8,
                       num_classes: int = 10) -> ResNetSupernet:
+    """The ofa_resnet50 family at test size (2 bottleneck stages, 8x8 inputs)."""
     return ResNetSupernet(in_channels, input_size, num_classes, stem_width=4,
                           stage_widths=(8, 16), base_depths=(1, 1), extra_depths=(0, 1),
                           strides=(1, 2), width_multipliers=(0.5, 1.0),
@@ -128,6 +134,7 @@ def elastic_transformer(input_shape: tuple[int, ...] = (1, 40), num_classes: int
 @SUPERNETS.register("tiny_elastic_transformer")
 def tiny_elastic_transformer(input_shape: tuple[int, ...] = (1, 16), num_classes: int = 10,
                              patch: int = 4) -> ElasticTransformer:
+    """The elastic_transformer family at test size (hidden 8, up to 2 layers of 2 heads)."""
     return ElasticTransformer(input_shape, num_classes, patch=patch, hidden=8, depths=(1, 2),
                               heads=(1, 2), head_dim=4, ffn_widths=(8, 16))
 
@@ -136,25 +143,29 @@ def tiny_elastic_transformer(input_shape: tuple[int, ...] = (1, 16), num_classes
 def hf_model(model: str = "bert-base-uncased", task: str = "sequence-classification",
              num_classes: int = 2, heads: tuple[int, ...] | None = None,
              ffn_fractions: tuple[float, ...] = (0.25, 0.5, 0.75, 1.0), min_layers: int = 1,
-             sequence_length: int = 128, attn_implementation: str = "sdpa") -> Any:
+             sequence_length: int = 128, attn_implementation: str = "sdpa",
+             importance_order: bool = False) -> Any:
     """A pre-trained Hugging Face BERT- or ViT-family model (hub name or local folder; a hub
-    name downloads unless cached) made elastic: layers, heads and FFN width per layer. Needs
-    the ``hf`` extra (transformers 5)."""
+    name downloads unless cached) made elastic: layers, heads and FFN width per layer
+    (``importance_order``: heads and FFN neurons sorted by importance first, DynaBERT).
+    Needs the ``hf`` extra (transformers 5)."""
     from hwnas.supernets.huggingface import ElasticHFModel, load_pretrained
 
     loaded = load_pretrained(model, task=task, num_labels=num_classes,
                              attn_implementation=attn_implementation)
     return ElasticHFModel(loaded, heads=heads, ffn_fractions=ffn_fractions,
-                          min_layers=min_layers, sequence_length=sequence_length)
+                          min_layers=min_layers, sequence_length=sequence_length,
+                          importance_order=importance_order)
 
 
 @SUPERNETS.register("tiny_hf_model")
-def tiny_hf_model(num_classes: int = 3, attn_implementation: str = "sdpa") -> Any:
+def tiny_hf_model(num_classes: int = 3, attn_implementation: str = "sdpa",
+                  importance_order: bool = False) -> Any:
     """A 2-layer BERT built from a config (nothing downloaded), made elastic."""
     from hwnas.supernets.huggingface import ElasticHFModel, tiny_bert
 
     return ElasticHFModel(tiny_bert(num_classes, attn_implementation=attn_implementation),
-                          sequence_length=8)
+                          sequence_length=8, importance_order=importance_order)
 
 
 @SUPERNETS.register("tiny_hf_vit")

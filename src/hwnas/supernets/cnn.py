@@ -14,6 +14,7 @@ from torch import nn
 from hwnas.space import Choice, Config, SearchSpace
 from hwnas.supernets.base import ElasticSupernet, configure_stages, forward_active
 from hwnas.supernets.elastic_ops import ElasticLinear, elastic_batchnorm, elastic_conv
+from hwnas.supernets.importance import permute_columns, permute_norm, permute_rows
 
 
 def cnn_space(stage_widths: Sequence[Sequence[int]], depths: Sequence[int],
@@ -75,6 +76,27 @@ class ElasticCNN(ElasticSupernet):
         for _, key, block in configure_stages(self.stages, config):
             block.conv.active_out = config[f"{key}.width"]
             block.conv.active_kernel = config.get(f"{key}.kernel", self.kernels[-1])
+
+    def reorder_by_importance(self) -> None:
+        """Sort each stage's channels by importance (the L1 norm of its blocks' output
+        weights, summed), most important first, and the inputs that read them to match.
+
+        One order per stage: every block of a stage writes its channels in that order and
+        every consumer (the stage's later blocks, the next stage's first block, the
+        classifier) reads them so, whichever block is the last active one; so every
+        sub-network of full width computes what it did before.
+        """
+        consumers = [stage[0].conv for stage in self.stages[1:]] + [self.classifier]
+        for blocks, consumer in zip(self.stages, consumers):
+            importance = sum(block.conv.weight.detach().abs().flatten(1).sum(1)
+                             for block in blocks)
+            order = torch.argsort(importance, descending=True, stable=True)
+            for index, block in enumerate(blocks):
+                permute_rows(block.conv, order)
+                permute_norm(block.bn, order)
+                if index > 0:
+                    permute_columns(block.conv, order)
+            permute_columns(consumer, order)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.stem(x)

@@ -6,14 +6,23 @@ The model's encoder layers and, in each, its attention and FFN linears are found
 layers are the ``nn.ModuleList`` whose members each call six linears in a forward pass,
 in the order query, key, value, attention output, FFN in, FFN out. A sub-network keeps the
 first ``h`` heads and the first ``f`` FFN neurons of each of its first ``d`` layers (HAT's
-and DyNAS-T's slicing; DynaBERT's importance re-ordering is not done).
+and DyNAS-T's slicing). Optionally (``importance_order=True``, or
+``reorder_by_importance()`` before fine-tuning, as progressive shrinking does), heads and
+FFN neurons are first sorted by importance, most important first, as DynaBERT does
+(importance here: the L1 norm of a head's query, key and value rows, of a neuron's input
+weights; DynaBERT measures it by gradients on the task's data). Re-ordering leaves the
+full model's outputs unchanged.
 
-``activate`` masks, so the super-network keeps its weights and shapes: the attention
-output projection sees only the kept heads' columns, the FFN output projection only the
-kept neurons, and a dropped layer passes its input through. ``extract`` materialises a
-smaller plain ``transformers`` model (sliced ``nn.Linear``s, fewer layers), which exports to
-ONNX and ``torch.export`` as any other model. Masking equals slicing exactly, under both
-``sdpa`` and ``eager`` attention.
+The six linears of each layer become :class:`~hwnas.supernets.elastic_ops.ElasticLinear`
+(a subclass of ``nn.Linear``: state-dict keys stay those of the plain model), so
+``activate`` *slices*: query, key and value produce only the kept heads (the attention
+reshapes to ``(..., -1, head_dim)``, so it follows), the FFN only the kept neurons, and the
+output projections take the columns their inputs have; dropped layers are not run (the
+encoder's layer list is cut to the active depth during the forward pass). A sub-network
+therefore costs, in time and MACs, what its extract costs. ``extract`` materialises a
+smaller plain ``transformers`` model (sliced ``nn.Linear``s, fewer layers), which exports
+to ONNX and ``torch.export`` as any other model, with the same outputs under both ``sdpa``
+and ``eager`` attention.
 
 Requires the ``hf`` extra: ``pip install 'hwnas[hf]'`` (transformers >= 5, < 6).
 """
@@ -29,6 +38,8 @@ from torch import nn
 
 from hwnas.errors import InvalidConfigError, require
 from hwnas.space import Choice, Config, SearchSpace
+from hwnas.supernets.elastic_ops import ElasticLinear
+from hwnas.supernets.importance import reorder_attention_and_ffn
 
 LINEARS_PER_LAYER = 6  # query, key, value, attention output, FFN in, FFN out
 
@@ -47,12 +58,16 @@ class ElasticHFModel(nn.Module):
 
     ``heads`` and ``ffn_fractions`` give the values searched per layer (default: every head
     count from 1, and 1/4, 1/2, 3/4 and all of the FFN); ``sequence_length`` the length of
-    example token sequences.
+    example token sequences; ``importance_order`` sorts heads and FFN neurons by
+    importance first (DynaBERT).
     """
+
+    default_optimizer = "adamw"
 
     def __init__(self, model: nn.Module, *, heads: Sequence[int] | None = None,
                  ffn_fractions: Sequence[float] = (0.25, 0.5, 0.75, 1.0),
-                 min_layers: int = 1, sequence_length: int = 16) -> None:
+                 min_layers: int = 1, sequence_length: int = 16,
+                 importance_order: bool = False) -> None:
         super().__init__()
         self.model = model
         self.config = model.config
@@ -75,10 +90,11 @@ class ElasticHFModel(nn.Module):
             dims.append(Choice(f"layer{index}.heads", head_values, condition))
             dims.append(Choice(f"layer{index}.ffn", ffn_values, condition))
         self.space = SearchSpace(dims)
-        self._masks: dict[str, torch.Tensor] = {}
+        self._make_elastic()
         self._active_depth = len(self.layers)
-        self._hooks = [self._install_hooks(i) for i in range(len(self.layers))]
         self.active_config: Config | None = None
+        if importance_order:
+            self.reorder_by_importance()
         self.activate(self.space.largest())
 
     # -- discovery ------------------------------------------------------------------------
@@ -124,58 +140,53 @@ class ElasticHFModel(nn.Module):
                     "do not form attention + FFN; it cannot be made elastic here"
                 )
 
-    # -- masking (the super-network's own forward) --------------------------------------------
-    def _install_hooks(self, index: int) -> list[Any]:
-        _, _, _, out, _, ffn_out = self._linears[index]
-
-        def mask_input(key: str):
-            def hook(module: nn.Module, args: tuple) -> tuple | None:
-                mask = self._masks.get(key)
-                return None if mask is None else (args[0] * mask,) + args[1:]
-            return hook
-
-        def skip_layer(module: nn.Module, args: tuple, kwargs: dict, output: Any) -> Any:
-            if index < self._active_depth:
-                return None
-            hidden = args[0] if args else kwargs["hidden_states"]
-            return (hidden,) + tuple(output[1:]) if isinstance(output, tuple) else hidden
-
-        return [out.register_forward_pre_hook(mask_input(f"{index}.heads")),
-                ffn_out.register_forward_pre_hook(mask_input(f"{index}.ffn")),
-                self.layers[index].register_forward_hook(skip_layer, with_kwargs=True)]
+    # -- slicing (the super-network's own forward) -----------------------------------------
+    def _make_elastic(self) -> None:
+        """Swap each layer's six linears for elastic ones holding the same weights."""
+        parents = _parents(self.model)
+        self._layers_parent = parents[id(self.layers)]
+        elastic_layers = []
+        for linears in self._linears:
+            swapped = []
+            for linear in linears:
+                parent, name = parents[id(linear)]
+                elastic = ElasticLinear.from_static(linear)
+                setattr(parent, name, elastic)
+                swapped.append(elastic)
+            elastic_layers.append(swapped)
+        self._linears = elastic_layers
 
     def activate(self, config: Config) -> None:
         config = self.space.canonical(config)
         self._active_depth = config["depth"]
-        masks = {}
         for index in range(len(self.layers)):
-            _, _, _, out, _, ffn_out = self._linears[index]
-            heads, ffn = config[f"layer{index}.heads"], config[f"layer{index}.ffn"]
-            masks[f"{index}.heads"] = self._first(out.in_features, heads * self.head_dim)
-            masks[f"{index}.ffn"] = self._first(ffn_out.in_features, ffn)
-        self._masks = masks
+            query, key, value, _, ffn_in, _ = self._linears[index]
+            width = config[f"layer{index}.heads"] * self.head_dim
+            query.active_out = key.active_out = value.active_out = width
+            ffn_in.active_out = config[f"layer{index}.ffn"]
         self.active_config = config
 
-    @staticmethod
-    def _first(size: int, kept: int) -> torch.Tensor:
-        mask = torch.zeros(size)
-        mask[:kept] = 1.0
-        return mask
+    def reorder_by_importance(self) -> None:
+        """Sort every layer's heads and FFN neurons by importance, most important first
+        (DynaBERT's re-ordering, by weight magnitude); the full model computes the same."""
+        for linears in self._linears:
+            reorder_attention_and_ffn(*linears, head_dim=self.head_dim)
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
-        return self.model(*args, **kwargs)
+        if self._active_depth == len(self.layers):
+            return self.model(*args, **kwargs)
+        parent, name = self._layers_parent
+        parent._modules[name] = nn.ModuleList(list(self.layers)[: self._active_depth])
+        try:
+            return self.model(*args, **kwargs)
+        finally:
+            parent._modules[name] = self.layers
 
     # -- extraction ------------------------------------------------------------------------
     def extract(self, config: Config) -> nn.Module:
         """A smaller plain ``transformers`` model: sliced linears, the first layers only."""
         config = self.space.canonical(config)
-        hooks_off = [h for hooks in self._hooks for h in hooks]
-        for hook in hooks_off:  # deepcopy must not copy the masking hooks
-            hook.remove()
-        try:
-            model = copy.deepcopy(self.model)
-        finally:
-            self._hooks = [self._install_hooks(i) for i in range(len(self.layers))]
+        model = copy.deepcopy(self.model)
         index_of = {id(m): (i, j) for i, linears in enumerate(self._linears)
                     for j, m in enumerate(linears)}
         copies = {}

@@ -21,6 +21,7 @@ from hwnas.errors import InvalidConfigError
 from hwnas.space import Choice, Config, SearchSpace
 from hwnas.supernets.base import ElasticSupernet, configure_stages, forward_active
 from hwnas.supernets.elastic_ops import ElasticBatchNorm2d, ElasticConv2d
+from hwnas.supernets.importance import l1_order, permute_columns, permute_norm, permute_rows
 from hwnas.supernets.static import Residual, SqueezeExcite, make_divisible
 
 ACTIVATIONS = {"relu": nn.ReLU, "hswish": nn.Hardswish}
@@ -77,6 +78,21 @@ class _InvertedResidual(nn.Module):
         if self.expand is not None:
             self.expand[0].active_out = make_divisible(self.in_channels * expand)
         self.depthwise[0].active_kernel = kernel
+
+    def reorder_by_importance(self) -> None:
+        """Sort the expanded (middle) channels by the L1 norm of the expansion's output
+        weights; depthwise conv, squeeze-and-excitation and projection follow."""
+        if self.expand is None:
+            return
+        order = l1_order(self.expand[0].weight)
+        permute_rows(self.expand[0], order)
+        permute_norm(self.expand[1], order)
+        permute_rows(self.depthwise[0], order)
+        permute_norm(self.depthwise[1], order)
+        if self.squeeze_excite is not None:
+            permute_columns(self.squeeze_excite.reduce, order)
+            permute_rows(self.squeeze_excite.expand, order)
+        permute_columns(self.project[0], order)
 
     def _body(self) -> list[nn.Module]:
         return ([self.expand] if self.expand is not None else []) + [self.depthwise] + (
@@ -161,6 +177,13 @@ class MobileNetV3Supernet(ElasticSupernet):
     def _apply_config(self, config: Config) -> None:
         for _, key, block in configure_stages(self.stages, config):
             block.configure(config[f"{key}.expand"], config[f"{key}.kernel"])
+
+    def reorder_by_importance(self) -> None:
+        """Sort each block's expanded channels by importance (Once-for-All's
+        re-organisation of the middle weights); the full network's outputs stay the same."""
+        for blocks in self.stages:
+            for block in blocks:
+                block.reorder_by_importance()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.first(self.stem(x))

@@ -18,6 +18,7 @@ from hwnas.errors import InvalidConfigError
 from hwnas.space import Choice, Config, SearchSpace
 from hwnas.supernets.base import ElasticSupernet, configure_stages, forward_active
 from hwnas.supernets.elastic_ops import ElasticBatchNorm2d, ElasticConv2d, ElasticLinear
+from hwnas.supernets.importance import l1_order, permute_columns, permute_norm, permute_rows
 from hwnas.supernets.static import Residual, make_divisible
 
 
@@ -50,6 +51,15 @@ class _Bottleneck(nn.Module):
         self.expand[0].active_out = out_channels
         if self.shortcut is not None:
             self.shortcut[0].active_out = out_channels
+
+    def reorder_by_importance(self) -> None:
+        """Sort both middle widths by the L1 norm of their producing conv's output weights
+        (reduce, then the 3x3), the consumers' inputs to match."""
+        for producer, consumer in ((self.reduce, self.conv), (self.conv, self.expand)):
+            order = l1_order(producer[0].weight)
+            permute_rows(producer[0], order)
+            permute_norm(producer[1], order)
+            permute_columns(consumer[0], order)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.expand(torch.relu(self.conv(torch.relu(self.reduce(x)))))
@@ -120,6 +130,14 @@ class ResNetSupernet(ElasticSupernet):
                   for stage, full in enumerate(self.stage_widths)]
         for stage, key, block in configure_stages(self.stages, config):
             block.configure(widths[stage], config[f"{key}.expand"])
+
+    def reorder_by_importance(self) -> None:
+        """Sort each bottleneck's middle channels by importance (Once-for-All's
+        re-organisation of the middle weights); the full network's outputs stay the same.
+        Stage widths are not re-ordered (residual sums tie them across blocks)."""
+        for blocks in self.stages:
+            for block in blocks:
+                block.reorder_by_importance()
 
     def _width(self, full: int, multiplier: float) -> int:
         return min(full, make_divisible(full * multiplier, self.divisor))

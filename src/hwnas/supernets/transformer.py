@@ -22,6 +22,7 @@ from hwnas.errors import InvalidConfigError
 from hwnas.space import Choice, Config, SearchSpace
 from hwnas.supernets.base import ElasticSupernet
 from hwnas.supernets.elastic_ops import ElasticLinear
+from hwnas.supernets.importance import reorder_attention_and_ffn
 from hwnas.supernets.static import MeanTokens, PreNormResidual, SelfAttention, TokenEmbedding
 
 
@@ -73,6 +74,9 @@ class _EncoderLayer(nn.Module):
 class ElasticTransformer(ElasticSupernet):
     """A transformer encoder classifier with elastic depth, heads and FFN widths."""
 
+    default_optimizer = "adamw"  # SGD gave 32% test accuracy on mnist1d
+    default_lr = 3e-3  # AdamW at 1e-3 underfits in a few epochs (31% on mnist1d; 3e-3: 50%)
+
     def __init__(self, input_shape: Sequence[int], num_classes: int, *, patch: int = 4,
                  hidden: int = 32, depths: Sequence[int] = (1, 2, 3, 4),
                  heads: Sequence[int] = (1, 2, 4), head_dim: int = 8,
@@ -99,6 +103,14 @@ class ElasticTransformer(ElasticSupernet):
         for index, layer in enumerate(self.layers):
             layer.active = index < config["depth"]
             layer.configure(config[f"layer{index}.heads"], config[f"layer{index}.ffn"])
+
+    def reorder_by_importance(self) -> None:
+        """Sort each layer's heads and FFN neurons by importance (most important first);
+        the full network's outputs stay the same."""
+        for layer in self.layers:
+            attention, ffn = layer.attention.body, layer.ffn.body
+            reorder_attention_and_ffn(attention.query, attention.key, attention.value,
+                                      attention.out, ffn[0], ffn[2], layer.head_dim)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.embedding(x)

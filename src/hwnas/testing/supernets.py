@@ -55,6 +55,32 @@ def check_extract_is_standalone(supernet: Any, seed: int = 0) -> None:
         raise AssertionError("the extracted sub-network shares weights with the super-network")
 
 
+def check_macs_match_activate(supernet: Any, n_configs: int = 6, seed: int = 0) -> None:
+    """The MACs counted on the activated super-network equal those of the extracted
+    sub-network, for both extremes and random configs (so an elastic layer costs what its
+    active slice costs, and attention's QK^T and AV are counted on both sides alike)."""
+    from hwnas.measure.counting import count_macs
+
+    rng = np.random.default_rng(seed)
+    supernet.eval()
+    configs = [supernet.space.largest(), supernet.space.smallest()]
+    configs += [supernet.space.sample(rng) for _ in range(n_configs)]
+    before = getattr(supernet, "active_config", None)
+    torch.manual_seed(seed)
+    inputs = example_inputs(supernet, 1)
+    try:
+        for config in configs:
+            supernet.activate(config)
+            activated = count_macs(supernet, inputs)
+            extracted = count_macs(supernet.extract(config).eval(), inputs)
+            if activated != extracted:
+                raise AssertionError(f"MACs of extract({config}) are {extracted:,}, of the "
+                                     f"activated super-network {activated:,}")
+    finally:
+        if before is not None:
+            supernet.activate(before)
+
+
 def check_largest_equals_parent(supernet: Any) -> None:
     """The largest sub-network has every parameter of the super-network."""
     largest = supernet.extract(supernet.space.largest())
@@ -69,3 +95,45 @@ def check_supernet(supernet: Any) -> None:
     check_extract_matches_activate(supernet)
     check_extract_is_standalone(supernet)
     check_largest_equals_parent(supernet)
+    check_macs_match_activate(supernet)
+    check_reorder_preserves_outputs(supernet)
+
+
+def check_reorder_preserves_outputs(supernet: Any, seed: int = 0, atol: float = 1e-5) -> None:
+    """A super-network that re-orders its channels by importance
+    (``reorder_by_importance()``, used before width shrinking) computes the same outputs
+    afterwards with every sub-network of full width: the largest, and random ones whose
+    kernels and depths vary but whose widths are the largest (roles as
+    :func:`hwnas.training.roles.dimension_roles` gives them). Does nothing for a
+    super-network without the method."""
+    import copy
+
+    from hwnas.training.roles import dimension_roles
+
+    if not callable(getattr(supernet, "reorder_by_importance", None)):
+        return
+    supernet = copy.deepcopy(supernet).eval()
+    roles = dimension_roles(supernet)
+    largest = supernet.space.largest()
+    rng = np.random.default_rng(seed)
+    configs = [largest] + [
+        {name: (largest[name] if roles[name] == "width" else value)
+         for name, value in supernet.space.sample(rng).items()} for _ in range(8)]
+    torch.manual_seed(seed)
+    inputs = example_inputs(supernet, 3)
+    before_state = {k: v.clone() for k, v in supernet.state_dict().items()}
+    with torch.no_grad():
+        before = []
+        for config in configs:
+            supernet.activate(config)
+            before.append(logits_of(forward(supernet, inputs)))
+        supernet.reorder_by_importance()
+        for config, expected in zip(configs, before):
+            supernet.activate(config)
+            after = logits_of(forward(supernet, inputs))
+            if not torch.allclose(expected, after, atol=atol):
+                raise AssertionError(
+                    f"reorder_by_importance() changed the outputs of the full-width "
+                    f"sub-network {config} by {(expected - after).abs().max():.2e}")
+    if all(torch.equal(v, supernet.state_dict()[k]) for k, v in before_state.items()):
+        raise AssertionError("reorder_by_importance() left every weight where it was")
