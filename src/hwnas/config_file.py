@@ -71,7 +71,10 @@ KEYS: dict[str, Key] = {
                                                            "in a row"),
     "constraints": Key("texts", "constraints", "constraints KEY<=V / KEY>=V"),
     "quantization": Key("bool", "quantization", "search the INT8/fp32 policy too"),
+    "count_infeasible": Key("bool", "count_infeasible", "infeasible evaluations count "
+                                                        "towards n_evaluations"),
     "workers": Key("int", "workers", "evaluation workers"),
+    "ray_address": Key("text", "ray_address", "Ray cluster to join instead of starting one"),
     "reference_point": Key("numbers", "reference_point", "hypervolume reference point, "
                                                          "objective key -> value"),
 }

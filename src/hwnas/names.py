@@ -54,7 +54,8 @@ COMMAND_KINDS: dict[str, tuple[str, ...]] = {
 }
 #: what a command takes instead of registry names
 COMMAND_NOTES: dict[str, str] = {
-    "show": "Keys: the study's objectives and metrics (hwnas show STUDY lists them).",
+    "show": "Keys: the study's objectives and metrics (hwnas show --study STUDY lists "
+            "them).",
     "pick": "Keys: the study's objectives and metrics, e.g. --max latency@b1=2.0 "
             "--min accuracy=0.95.",
     "report": "Keys: the study's objectives; several studies are overlaid by shared keys.",
