@@ -89,16 +89,18 @@ def figures_of(measured: dict) -> dict[str, float]:
 class Task:
     """One super-network on its data: the pipeline every figure of the task comes from."""
 
-    def __init__(self, task: str, epochs: int) -> None:
-        self.name = task
-        self.supernet = load_supernet(checkpoint(task, epochs)).eval()
-        self.data = load_dataset(task, seed=0)
+    def __init__(self, task: str, supernet: Any, data: Any) -> None:
+        self.name, self.supernet, self.data = task, supernet.eval(), data
         self.transform = QuantizeTransform(calibration_samples=128)
         self.pipeline = Pipeline(self.supernet, [as_metric(f) for f in FIGURES], self.data,
                                  transform=self.transform)
         self.arch_space = self.supernet.space
         self.joint_space = self.transform.search_space(self.arch_space, self.supernet)
         self.genes = policy_genes(self.joint_space)
+
+    @classmethod
+    def trained(cls, task: str, epochs: int) -> Task:
+        return cls(task, load_supernet(checkpoint(task, epochs)), load_dataset(task, seed=0))
 
     def with_policy(self, architecture: Config, precision: str) -> Config:
         return {**{k: v for k, v in architecture.items() if k in self.arch_space.names},
@@ -209,7 +211,7 @@ def run_task(task: Task, seeds: int, budget: int) -> dict[str, Any]:
     joint = [r["best_at_iso_accuracy"] for r in runs]
     arch = [r["arch_only_then_int8"] for r in runs]
     return {
-        "supernet": TASKS[task.name], "policy_genes": len(task.genes),
+        "supernet": type(task.supernet).__name__, "policy_genes": len(task.genes),
         "fp32_largest": fp32, "int8_baseline": int8,
         "best_at_iso_accuracy": {
             "latency_speedup": spread([j["latency_speedup"] for j in joint]),
@@ -255,7 +257,7 @@ def main() -> None:
                   f"iso-accuracy = at most {100 * ISO_ACCURACY:.1f} pp below it", highlight=False)
     tasks = {}
     for name in args.tasks.split(","):
-        tasks[name] = run_task(Task(name, args.epochs or EPOCHS[name]), args.seeds,
+        tasks[name] = run_task(Task.trained(name, args.epochs or EPOCHS[name]), args.seeds,
                                args.budget)
     table = Table(title=f"joint search vs full INT8 largest ({args.seeds} seeds, "
                         f"{args.budget} evaluations each; median (min-max))")

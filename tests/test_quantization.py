@@ -4,6 +4,7 @@ on real INT8 ONNX Runtime models. No test asserts a speed-up (INT8 speed depends
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import onnx
@@ -314,3 +315,21 @@ def test_calibration_is_a_fixed_seeded_subset_of_the_training_split():
     assert not np.array_equal(values, np.concatenate([f["input"] for f in other]).ravel())
     assert len(set(values)) == 10 and set(values) <= set(range(100))
     assert json.loads(json.dumps(QuantizeTransform().settings()))["calibration_seed"] == 0
+
+
+def test_the_benchmark_runs_on_a_tiny_task(digits):
+    """Smoke test of benchmarks/quantization.py (its figures' shape, not their values)."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "quantization.py"
+    spec = importlib.util.spec_from_file_location("quantization_benchmark", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    bench.LATENCY = FAST_LATENCY
+    bench.FIGURES[1] = FAST_LATENCY
+    task = bench.Task("digits", create_supernet("tiny_elastic_cnn"), digits)
+    result = bench.run_task(task, seeds=1, budget=4)
+    assert set(result["int8_baseline"]) >= {"accuracy", "latency", "onnx_size"}
+    assert result["best_at_iso_accuracy"]["latency_speedup"]["seeds"] <= 1
+    assert result["seeds"][0]["joint_evaluations"] == 4
+    assert result["mixed_strictly_beats_uniform_int8_somewhere"] in (0, 1)
