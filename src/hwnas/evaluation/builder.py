@@ -35,6 +35,7 @@ from hwnas.measure.objectives import as_metric, as_objective
 from hwnas.measure.prepare import Recalibrate
 from hwnas.registry import Registry
 from hwnas.space import SearchSpace
+from hwnas.threads import check_threads
 
 Evaluator = Pipeline | LookupEvaluator | CallableEvaluator
 
@@ -175,7 +176,7 @@ def _evaluator(spec: EvaluatorSpec, evaluand: Evaluand, data: Any,
             check_input_shape(evaluand.supernet, data)
         recalibrate = Recalibrate(**spec.prepare) if spec.prepare is not None else None
         return Pipeline(evaluand.supernet, figures if figures is not None else _figures(spec),
-                        data, recalibrate, transform)
+                        data, recalibrate, transform, threads=spec.threads)
     if evaluand.lookup is not None:
         table_metrics = list(evaluand.units or {})
         for m in spec.measures:
@@ -277,6 +278,7 @@ def create_evaluator(
     evaluator: Any = None, data: Any = None, dataset: str | None = None,
     dataset_options: dict[str, Any] | None = None, split_seed: int | None = None,
     recalibrate: Recalibrate | None = DEFAULT_RECALIBRATION, transform: Transform | None = None,
+    threads: int = 1,
 ) -> Created:
     """The spec and evaluator for a new study, refusing what cannot work (an objective the
     source cannot produce, data that does not fit) before anything is stored."""
@@ -344,7 +346,7 @@ def create_evaluator(
     prepare = recalibrate.settings() if recalibrate is not None and evaluand.supernet is not None \
         else None
     spec = EvaluatorSpec(source, data_spec, _measure_specs(figures, evaluand.units), prepare,
-                         transform_spec)
+                         transform_spec, threads=check_threads(threads, "threads"))
     built = _evaluator(spec, evaluand, splits, figures, transform)
     if space is None and transform is not None and evaluand.supernet is not None:
         space = transform.search_space(evaluand.space, evaluand.supernet)

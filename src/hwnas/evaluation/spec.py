@@ -73,6 +73,8 @@ class EvaluatorSpec:
     measures: tuple[MeasureSpec, ...]
     prepare: dict[str, Any] | None = None
     transform: dict[str, Any] | None = None
+    #: the thread budget every stage of an evaluation runs under (:mod:`hwnas.threads`)
+    threads: int = 1
 
     @property
     def objectives(self) -> list[MeasureSpec]:
@@ -101,6 +103,7 @@ class EvaluatorSpec:
             data=DataSpec(**data["data"]) if data.get("data") else None,
             measures=tuple(MeasureSpec(**m) for m in data["measures"]),
             prepare=data.get("prepare"), transform=data.get("transform"),
+            threads=int(data.get("threads", 1)),
         )
 
 

@@ -1,12 +1,31 @@
-"""Latency measured on this machine: warm-up runs, then repeated timed runs.
+"""Latency measured on this machine, robust to a machine that does other work.
 
-Each timed sample runs the model enough times to last at least ``min_sample_ms`` (as
-``timeit``'s autorange), so tiny models are not lost in timer noise; the median of the
-samples is the figure and their inter-quartile range is recorded as its spread.
+Two methods (``method=``):
+
+- ``"robust"`` (the default): short timed samples of the sub-network *interleaved* with
+  samples of a reference network (the super-network's smallest sub-network, on the same
+  backend and settings). Each pair gives a ratio; the figure is the median ratio times the
+  reference's latency, measured once per target and stored (:func:`reference_latency_ms`),
+  so it is in milliseconds on a stable scale. A machine whose speed drifts (other jobs,
+  frequency changes, a busy host) slows both members of a pair alike, and a sample cut by a
+  preemption spoils one pair, which the median ignores. Samples last ``min_sample_ms`` but
+  at most 1 ms, so few of them meet a preemption. When the 95% confidence interval of the
+  median ratio is wider than ``max_uncertainty`` of it, another round of pairs is measured
+  (up to ``max_rounds``); a figure still that uncertain is flagged ``quality="noisy"``.
+  Without a super-network to take the reference from, the samples' median is the figure
+  (with the same re-measuring and flag).
+- ``"median"``: the method before: the median of ``repeats`` samples of at least
+  ``min_sample_ms`` each, its inter-quartile range as the spread.
+
+``benchmarks/latency_under_load.py`` compares the two beside two busy processes.
+Every figure carries its spread (in ms) and a quality flag.
 """
 
 from __future__ import annotations
 
+import fcntl
+import json
+import os
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
@@ -18,86 +37,299 @@ from torch import nn
 
 from hwnas.errors import InvalidConfigError
 from hwnas.measure.base import Measure, MeasureContext, Measurement
-from hwnas.measure.onnx import export_onnx, onnx_feed, onnx_session
+from hwnas.measure.hardware import cache_dir, describe_target, target_key
+from hwnas.measure.onnx import export_onnx, onnx_feed
 from hwnas.supernets import io
+from hwnas.threads import CPU_PROVIDER, ort_session, thread_budget
 
 BACKENDS = ("torch", "onnxruntime")
+METHODS = ("robust", "median")
+Timer = Callable[[], float]
+#: ``wall``: elapsed time; ``cpu``: the calling thread's CPU time, which a preemption by
+#: another process does not advance (exact for one intra-op thread, where all the work
+#: runs on the calling thread); ``auto``: ``cpu`` for the robust method at one thread,
+#: else ``wall``
+CLOCKS: dict[str, Timer] = {"wall": time.perf_counter, "cpu": time.thread_time}
 
 
 @contextmanager
 def torch_threads(threads: int):
-    """Run the block with ``threads`` intra-op threads, then restore the setting."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
+    """Run the block with ``threads`` intra-op threads, then restore the setting (the
+    thread budget of :mod:`hwnas.threads`)."""
+    with thread_budget(threads):
         yield
-    finally:
-        torch.set_num_threads(previous)
+
+
+def _calls_per_sample(run: Callable[[], Any], min_sample_ms: float, timer: Timer) -> int:
+    """How many calls make one sample last ``min_sample_ms`` (as ``timeit``'s autorange)."""
+    calls = 1
+    while True:
+        start = timer()
+        for _ in range(calls):
+            run()
+        elapsed_ms = (timer() - start) * 1e3
+        if elapsed_ms >= min_sample_ms or calls >= 1 << 16:
+            return calls
+        calls *= 2
+
+
+def _sample_ms(run: Callable[[], Any], calls: int, timer: Timer) -> float:
+    start = timer()
+    for _ in range(calls):
+        run()
+    return (timer() - start) * 1e3 / calls
 
 
 def time_callable(run: Callable[[], Any], warmup: int, repeats: int,
-                  min_sample_ms: float) -> Measurement:
-    """Median milliseconds per call of ``run`` over ``repeats`` timed samples."""
+                  min_sample_ms: float, timer: Timer = time.perf_counter) -> Measurement:
+    """Median milliseconds per call of ``run`` over ``repeats`` timed samples (the
+    ``"median"`` method)."""
     for _ in range(warmup):
         run()
-    calls = 1
-    while True:  # autorange: how many calls make one sample long enough
-        start = time.perf_counter()
-        for _ in range(calls):
-            run()
-        elapsed_ms = (time.perf_counter() - start) * 1e3
-        if elapsed_ms >= min_sample_ms or calls >= 1 << 16:
-            break
-        calls *= 2
-    samples = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        for _ in range(calls):
-            run()
-        samples.append((time.perf_counter() - start) * 1e3 / calls)
+    calls = _calls_per_sample(run, min_sample_ms, timer)
+    samples = [_sample_ms(run, calls, timer) for _ in range(repeats)]
     q1, median, q3 = np.percentile(samples, [25, 50, 75])
     return Measurement(float(median), float(q3 - q1), repeats)
 
 
+def quantile_uncertainty(values: Any, percentile: float) -> float:
+    """The width of the distribution-free 95% confidence interval of the ``percentile``-th
+    percentile of ``values`` (order statistics ``n p -+ 1.96 sqrt(n p (1 - p))``), relative
+    to that percentile.
+
+    >>> quantile_uncertainty([1.0] * 20 + [5.0] * 5, 25)
+    0.0
+    >>> quantile_uncertainty([1.0, 2.0, 3.0, 4.0], 50) > 1
+    True
+    """
+    ordered = np.sort(np.asarray(values, dtype=float))
+    count, fraction = len(ordered), percentile / 100
+    half = 1.96 * np.sqrt(count * fraction * (1 - fraction))
+    low = max(int(np.floor(count * fraction - half)), 0)
+    high = min(int(np.ceil(count * fraction + half)), count - 1)
+    value = float(np.percentile(ordered, percentile))
+    return float((ordered[high] - ordered[low]) / value) if value > 0 else float("inf")
+
+
+def time_robust(run: Callable[[], Any], reference: Callable[[], Any] | None,
+                reference_ms: float | None, *, warmup: int, repeats: int,
+                min_sample_ms: float, percentile: float, max_uncertainty: float,
+                max_rounds: int, timer: Timer = time.perf_counter) -> Measurement:
+    """Milliseconds per call of ``run`` by the ``"robust"`` method: rounds of ``repeats``
+    samples, each followed (or, every other one, preceded) by a sample of ``reference``,
+    whose latency is ``reference_ms``. Interference only ever adds time, so the figure is
+    the ``percentile``-th percentile of the samples divided by the same percentile of the
+    reference's, times ``reference_ms``; the spread is the samples' inter-quartile range on
+    that scale. Without a reference, the percentile of the samples. Rounds go on while the
+    two percentiles' :func:`quantile_uncertainty` add up to more than ``max_uncertainty``,
+    at most ``max_rounds``; then the figure is flagged "noisy"."""
+    for _ in range(warmup):
+        run()
+        if reference is not None:
+            reference()
+    calls = _calls_per_sample(run, min_sample_ms, timer)
+    reference_calls = _calls_per_sample(reference, min_sample_ms, timer) \
+        if reference is not None else 0
+    samples: list[float] = []
+    reference_samples: list[float] = []
+    uncertainty = float("inf")
+    for _ in range(max_rounds):
+        for index in range(repeats):
+            if reference is not None and index % 2:
+                reference_samples.append(_sample_ms(reference, reference_calls, timer))
+            samples.append(_sample_ms(run, calls, timer))
+            if reference is not None and not index % 2:
+                reference_samples.append(_sample_ms(reference, reference_calls, timer))
+        uncertainty = quantile_uncertainty(samples, percentile)
+        if reference is not None:
+            uncertainty += quantile_uncertainty(reference_samples, percentile)
+        if uncertainty <= max_uncertainty:
+            break
+    q1, value, q3 = np.percentile(samples, [25, percentile, 75])
+    scale = 1.0
+    if reference is not None and reference_ms is not None:
+        scale = reference_ms / max(float(np.percentile(reference_samples, percentile)), 1e-12)
+    return Measurement(float(value * scale), float((q3 - q1) * scale), len(samples),
+                       "ok" if uncertainty <= max_uncertainty else "noisy")
+
+
+# -- the reference network's latency, measured once per target -----------------------------------
+_REFERENCE_CACHE: dict[str, float] = {}
+REFERENCE_FILE = "reference_latency.json"
+
+
+def reference_latency_ms(key: str, measure_reference: Callable[[], float]) -> float:
+    """The stored latency of the reference network of target ``key`` (in this process,
+    else in ``cache_dir()/reference_latency.json``), measured by ``measure_reference`` on
+    first need. One file lock serialises workers, so they all share one scale."""
+    if key in _REFERENCE_CACHE:
+        return _REFERENCE_CACHE[key]
+    folder = cache_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / REFERENCE_FILE
+    with open(folder / (REFERENCE_FILE + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        stored: dict[str, Any] = {}
+        if path.is_file():
+            try:
+                stored = json.loads(path.read_text())
+            except (OSError, json.JSONDecodeError):
+                stored = {}
+        if key not in stored:
+            stored[key] = {"ms": float(measure_reference()),
+                           "measured": time.strftime("%Y-%m-%dT%H:%M:%S")}
+            temporary = path.with_suffix(f".{os.getpid()}.tmp")
+            temporary.write_text(json.dumps(stored, indent=1, sort_keys=True))
+            os.replace(temporary, path)
+    _REFERENCE_CACHE[key] = float(stored[key]["ms"])
+    return _REFERENCE_CACHE[key]
+
+
 class LatencyMeasure(Measure):
-    """Milliseconds per forward pass of a batch of ``batch_size`` on this CPU."""
+    """Milliseconds per forward pass of a batch of ``batch_size`` on this CPU, by torch
+    eager or ONNX Runtime (``provider``: its execution provider) with ``threads`` intra-op
+    threads; ``method`` as described in :mod:`hwnas.measure.latency`. ``timer`` (not a
+    stored setting) replaces ``time.perf_counter``, e.g. with a fake clock in tests."""
 
     name, unit, direction = "latency", "ms", "minimize"
 
     def __init__(self, backend: str = "torch", batch_size: int = 1, threads: int = 1,
-                 warmup: int = 10, repeats: int = 25, min_sample_ms: float = 5.0) -> None:
+                 warmup: int = 10, repeats: int = 25, min_sample_ms: float = 5.0,
+                 method: str = "robust", provider: str = CPU_PROVIDER,
+                 percentile: float = 25.0, max_uncertainty: float = 0.05, max_rounds: int = 3,
+                 clock: str = "auto",
+                 timer: Timer | None = None) -> None:
         if backend not in BACKENDS:
             raise InvalidConfigError(
                 f"unknown latency backend {backend!r}; choose one of {list(BACKENDS)}"
             )
-        if batch_size < 1 or threads < 1 or repeats < 3 or warmup < 0:
+        if method not in METHODS:
             raise InvalidConfigError(
-                "latency needs batch_size >= 1, threads >= 1, repeats >= 3 and warmup >= 0; "
-                f"got batch_size={batch_size}, threads={threads}, repeats={repeats}, "
-                f"warmup={warmup}"
+                f"unknown latency method {method!r}; choose one of {list(METHODS)}"
             )
+        if batch_size < 1 or threads < 1 or repeats < 3 or warmup < 0 or max_rounds < 1:
+            raise InvalidConfigError(
+                "latency needs batch_size >= 1, threads >= 1, repeats >= 3, warmup >= 0 and "
+                f"max_rounds >= 1; got batch_size={batch_size}, threads={threads}, "
+                f"repeats={repeats}, warmup={warmup}, max_rounds={max_rounds}"
+            )
+        if clock != "auto" and clock not in CLOCKS:
+            raise InvalidConfigError(f"unknown latency clock {clock!r}; choose one of "
+                                     f"{['auto', *CLOCKS]}")
+        if not 0 < percentile <= 50:
+            raise InvalidConfigError(f"percentile must be in (0, 50] (a low percentile of the "
+                                     f"samples, e.g. 25), got {percentile}")
+        if not max_uncertainty > 0:
+            raise InvalidConfigError(f"max_uncertainty must be > 0 (a fraction of the median, "
+                                     f"e.g. 0.05), got {max_uncertainty}")
+        if provider != CPU_PROVIDER and backend != "onnxruntime":
+            raise InvalidConfigError(f"provider={provider!r} applies to the onnxruntime "
+                                     "backend only; give backend=onnxruntime")
         self.backend, self.batch_size, self.threads = backend, batch_size, threads
         self.warmup, self.repeats, self.min_sample_ms = warmup, repeats, min_sample_ms
+        self.method, self.provider = method, provider
+        self.max_uncertainty, self.max_rounds = max_uncertainty, max_rounds
+        self.percentile = percentile
+        self.clock = clock
+        if clock == "auto":
+            clock = "cpu" if method == "robust" and threads == 1 else "wall"
+        self.timer: Timer = timer or CLOCKS[clock]
+        self._references: dict[int, tuple[Callable[[], Any], float] | None] = {}
 
     def settings(self) -> dict[str, Any]:
-        return {"backend": self.backend, "batch_size": self.batch_size, "threads": self.threads,
-                "warmup": self.warmup, "repeats": self.repeats,
-                "min_sample_ms": self.min_sample_ms}
+        settings: dict[str, Any] = {
+            "backend": self.backend, "batch_size": self.batch_size, "threads": self.threads,
+            "warmup": self.warmup, "repeats": self.repeats, "min_sample_ms": self.min_sample_ms,
+            "method": self.method, "percentile": self.percentile,
+            "max_uncertainty": self.max_uncertainty,
+            "max_rounds": self.max_rounds, "clock": self.clock}
+        if self.backend == "onnxruntime":
+            settings["provider"] = self.provider
+        return settings
 
     @property
     def consumes(self) -> str:
         return "onnx" if self.backend == "onnxruntime" else "module"
 
-    def __call__(self, artifact: Any, context: MeasureContext) -> Measurement:
-        batch = io.batch_of(context.example_inputs, self.batch_size)
+    def target(self, **details: Any) -> dict[str, Any]:
+        """The target this measure times on (see :mod:`hwnas.measure.hardware`)."""
+        return describe_target(self.backend, self.threads, self.batch_size,
+                               self.provider if self.backend == "onnxruntime" else None,
+                               **details)
+
+    def runner(self, artifact: Any, example_inputs: io.Inputs) -> Callable[[], Any]:
+        """A function of no arguments that runs ``artifact`` once on a batch (call it inside
+        ``thread_budget(self.threads)``; an ONNX session is made with the threads)."""
+        batch = io.batch_of(example_inputs, self.batch_size)
         if self.backend == "onnxruntime":
             if isinstance(artifact, nn.Module):  # called directly on a module: export it
-                artifact = export_onnx(artifact, context.example_inputs)
-            session = onnx_session(artifact, self.threads)
-            feed = onnx_feed(batch)
-            return time_callable(lambda: session.run(None, feed), self.warmup, self.repeats,
-                                 self.min_sample_ms)
+                artifact = export_onnx(artifact, example_inputs)
+            return self.feed_runner(artifact, batch)
         model: nn.Module = artifact.eval()
-        with torch_threads(self.threads), torch.inference_mode():
-            return time_callable(lambda: io.forward(model, batch), self.warmup, self.repeats,
-                                 self.min_sample_ms)
+        return lambda: io.forward(model, batch)
+
+    def _reference(self, context: MeasureContext) -> tuple[Callable[[], Any], float] | None:
+        """The reference network's runner and stored latency for ``context``'s
+        super-network (None without one that can extract its smallest sub-network)."""
+        supernet = context.supernet
+        space = getattr(supernet, "space", None)
+        if supernet is None or space is None or not hasattr(supernet, "extract"):
+            return None
+        if id(supernet) not in self._references:
+            smallest = space.smallest()
+            module = supernet.extract(smallest).eval()
+            run = self.runner(module, context.example_inputs)
+            key = target_key(self.target(reference=type(supernet).__qualname__,
+                                         reference_id=space.arch_id(smallest),
+                                         reference_params=sum(p.numel()
+                                                              for p in module.parameters()),
+                                         input=_shapes(context.example_inputs)))
+
+            def measure_reference() -> float:
+                with torch.inference_mode():
+                    return time_robust(run, None, None, warmup=self.warmup,
+                                       repeats=4 * self.repeats,
+                                       min_sample_ms=min(self.min_sample_ms, 1.0),
+                                       percentile=self.percentile,
+                                       max_uncertainty=self.max_uncertainty,
+                                       max_rounds=self.max_rounds, timer=self.timer).value
+
+            self._references[id(supernet)] = (run, reference_latency_ms(key, measure_reference))
+        return self._references[id(supernet)]
+
+    def __call__(self, artifact: Any, context: MeasureContext) -> Measurement:
+        with thread_budget(self.threads), torch.inference_mode():
+            return self.time(self.runner(artifact, context.example_inputs), context)
+
+    def time(self, run: Callable[[], Any], context: MeasureContext) -> Measurement:
+        """Time ``run`` (a function of no arguments) by this measure's method, under its
+        thread count; the reference comes from ``context``'s super-network."""
+        with thread_budget(self.threads), torch.inference_mode():
+            if self.method == "median":
+                return time_callable(run, self.warmup, self.repeats, self.min_sample_ms,
+                                     self.timer)
+            reference = self._reference(context)
+            return time_robust(
+                run, reference[0] if reference else None, reference[1] if reference else None,
+                warmup=self.warmup, repeats=self.repeats,
+                min_sample_ms=min(self.min_sample_ms, 1.0), percentile=self.percentile,
+                max_uncertainty=self.max_uncertainty,
+                max_rounds=self.max_rounds, timer=self.timer)
+
+    def feed_runner(self, onnx_bytes: bytes, inputs: io.Inputs) -> Callable[[], Any]:
+        """A function of no arguments that runs ``onnx_bytes`` on exactly ``inputs``."""
+        session = ort_session(onnx_bytes, self.threads, self.provider)
+        feed = onnx_feed(inputs)
+        return lambda: session.run(None, feed)
+
+
+def _shapes(inputs: io.Inputs) -> Any:
+    if isinstance(inputs, torch.Tensor):
+        return list(inputs.shape)
+    if isinstance(inputs, dict):
+        return {k: _shapes(v) for k, v in inputs.items()}
+    return [_shapes(v) for v in inputs]
+
+
+__all__ = ["BACKENDS", "CLOCKS", "METHODS", "LatencyMeasure", "quantile_uncertainty",
+           "reference_latency_ms", "time_callable", "time_robust", "torch_threads"]

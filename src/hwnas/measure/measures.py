@@ -12,6 +12,7 @@ from hwnas.errors import InvalidConfigError
 from hwnas.measure.base import Measure, MeasureContext, Measurement
 from hwnas.measure.counting import MacsMeasure, ModelSizeMeasure, ParamsMeasure
 from hwnas.measure.latency import LatencyMeasure
+from hwnas.measure.latency_table import LatencyTableMeasure
 from hwnas.registry import Registry
 
 MEASURES: Registry[Measure] = Registry("measure")
@@ -145,6 +146,7 @@ class Int8LayersMeasure(Measure):
 
 MEASURES.register("accuracy")(AccuracyMeasure)
 MEASURES.register("latency")(LatencyMeasure)
+MEASURES.register("latency_table")(LatencyTableMeasure)
 MEASURES.register("macs")(MacsMeasure)
 MEASURES.register("params")(ParamsMeasure)
 MEASURES.register("model_size")(ModelSizeMeasure)

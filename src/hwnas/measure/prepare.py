@@ -28,6 +28,7 @@ from torch import nn
 
 from hwnas.errors import InvalidConfigError
 from hwnas.supernets import io
+from hwnas.threads import check_threads, current_threads, thread_budget
 
 
 def recalibrate_batchnorm(module: nn.Module, batches: Iterable[io.Inputs]) -> None:
@@ -77,11 +78,13 @@ def has_batchnorm(module: nn.Module) -> bool:
 class Recalibrate:
     """Batch-norm recalibration on ``batches`` training batches of ``batch_size`` samples,
     drawn without replacement in an order fixed by ``seed`` (the same for every
-    sub-network, so they are compared on equal terms)."""
+    sub-network, so they are compared on equal terms), with ``threads`` torch threads
+    (None: the surrounding thread budget, see :mod:`hwnas.threads`)."""
 
     batches: int = 8
     batch_size: int = 64
     seed: int = 0
+    threads: int | None = None
 
     def __post_init__(self) -> None:
         if self.batches < 1 or self.batch_size < 1:
@@ -89,9 +92,14 @@ class Recalibrate:
                 f"batch-norm recalibration needs batches >= 1 and batch_size >= 1; got "
                 f"batches={self.batches}, batch_size={self.batch_size}"
             )
+        if self.threads is not None:
+            check_threads(self.threads, "recalibration threads")
 
     def settings(self) -> dict[str, Any]:
-        return asdict(self)
+        settings = asdict(self)
+        if self.threads is None:  # the default: specs stored before it stay equal
+            del settings["threads"]
+        return settings
 
     def calibration_batches(self, train_x: io.Inputs) -> list[io.Inputs]:
         """The calibration batches taken from the training inputs ``train_x``."""
@@ -105,8 +113,9 @@ class Recalibrate:
         """Recalibrate ``module`` in place (``batches``: precomputed calibration batches);
         returns it in eval mode."""
         if has_batchnorm(module):
-            recalibrate_batchnorm(module, batches if batches is not None
-                                  else self.calibration_batches(train_x))
+            with thread_budget(self.threads or current_threads()):
+                recalibrate_batchnorm(module, batches if batches is not None
+                                      else self.calibration_batches(train_x))
         return module.eval()
 
 

@@ -1,0 +1,115 @@
+"""Latency lookup tables: units and their keys, summation of hand-given unit times, the
+affine correction, storage keyed by the target, and the cheap ``latency_table`` measure.
+Unit times are given by hand (``time_unit``), so nothing here depends on the clock."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from hwnas.errors import InvalidConfigError
+from hwnas.measure import LatencyMeasure, MeasureContext, create_measure
+from hwnas.measure.latency_table import (
+    LatencyTable,
+    LatencyTableMeasure,
+    decompose,
+    unit_signature,
+)
+from hwnas.supernets import create_supernet
+
+
+@pytest.fixture(autouse=True)
+def cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("HWNAS_CACHE_DIR", str(tmp_path / "cache"))
+    return tmp_path / "cache"
+
+
+def hand_time(unit) -> float:
+    """A made-up time per unit: 0.01 ms plus 1 ms per thousand parameters."""
+    return 0.01 + sum(p.numel() for p in unit.module.parameters()) / 1000
+
+
+def test_units_are_the_children_called_with_their_inputs_and_keyed_by_structure():
+    net = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.Conv2d(4, 4, 3, padding=1),
+                        nn.ReLU(), nn.Conv2d(4, 4, 3, padding=1), nn.Flatten())
+    units = decompose(net, torch.randn(2, 1, 8, 8))
+    assert [type(u.module).__name__ for u in units] == ["Conv2d", "ReLU", "Conv2d", "ReLU",
+                                                       "Conv2d", "Flatten"]
+    assert tuple(units[2].args[0].shape) == (2, 4, 8, 8)
+    signatures = [u.signature for u in units]
+    assert signatures[2] == signatures[4]  # the same layer on the same shape: one entry
+    assert signatures[1] == signatures[3]
+    assert signatures[0] != signatures[2]  # other input channels
+    wider = unit_signature(nn.Conv2d(4, 4, 3, padding=1, stride=2), units[2].args)
+    assert wider != signatures[2]  # the stride counts
+    assert unit_signature(units[2].module, (torch.randn(2, 4, 16, 16),)) != signatures[2]
+
+
+def test_a_prediction_sums_the_hand_timed_units_then_corrects(cache):
+    supernet = create_supernet("tiny_elastic_cnn").eval()
+    table = LatencyTable(supernet, LatencyMeasure(), time_unit=hand_time)
+    module = supernet.extract(supernet.space.largest()).eval()
+    expected = sum(hand_time(u) for u in table.units(module))
+    assert table.summed(module) == pytest.approx(expected)
+    distinct = len({u.signature for u in table.units(module)})
+    assert table.measured_units == distinct == len(table.entries)
+    assert table.summed(module) == pytest.approx(expected)
+    assert table.measured_units == distinct  # nothing measured twice
+
+    rng = np.random.default_rng(0)
+    configs = [supernet.space.sample(rng) for _ in range(6)]
+    sums = [table.summed(supernet.extract(c).eval()) for c in configs]
+    if np.ptp(sums) == 0:
+        raise AssertionError("the sampled sub-networks should differ in their sums")
+    fit = table.calibrate(configs, measured=[2.0 * s + 0.5 for s in sums])
+    assert fit["slope"] == pytest.approx(2.0) and fit["intercept"] == pytest.approx(0.5)
+    assert fit["residual"] == pytest.approx(0.0, abs=1e-9)
+    assert table.predict(module) == pytest.approx(2.0 * expected + 0.5)
+    assert table.predict_config(supernet.space.largest()) == pytest.approx(2.0 * expected + 0.5)
+
+
+def test_tables_are_stored_by_target_and_rebuilt_when_it_changes(cache):
+    supernet = create_supernet("tiny_elastic_cnn").eval()
+    table = LatencyTable(supernet, LatencyMeasure(), time_unit=hand_time)
+    config = supernet.space.largest()
+    table.calibrate([config, supernet.space.smallest()], measured=[1.0, 0.5])
+    assert table.path.is_file() and table.path.parent.parent == cache
+
+    again = LatencyTable(supernet, LatencyMeasure(), time_unit=hand_time)
+    assert again.key == table.key and again.entries == table.entries and again.calibrated
+    assert again.predict_config(config) == pytest.approx(table.predict_config(config))
+    assert again.measured_units == 0  # all from the stored table
+
+    for other in (LatencyMeasure(threads=2), LatencyMeasure(batch_size=4),
+                  LatencyMeasure(backend="onnxruntime")):
+        rebuilt = LatencyTable(supernet, other, time_unit=hand_time)
+        assert rebuilt.key != table.key and rebuilt.entries == {} and not rebuilt.calibrated
+    other_space = create_supernet("tiny_elastic_cnn", {"num_classes": 3}).eval()
+    assert LatencyTable(other_space, LatencyMeasure(), time_unit=hand_time).key != table.key
+
+
+def test_the_cheap_measure_uses_the_stored_table(cache):
+    supernet = create_supernet("tiny_elastic_cnn").eval()
+    measure = create_measure("latency_table", {"calibration": 2})
+    assert isinstance(measure, LatencyTableMeasure) and measure.cost == "cheap"
+    table = LatencyTable(supernet, measure.latency, time_unit=hand_time)
+    config = supernet.space.largest()
+    table.calibrate([config, supernet.space.smallest()], measured=[3.0, 1.0])
+    module = supernet.extract(config).eval()
+    figure = measure(module, MeasureContext(supernet.example_input(1), supernet=supernet))
+    assert figure.value == pytest.approx(3.0)  # a calibration point, fitted exactly
+    assert figure.spread == pytest.approx(0.0, abs=1e-9)
+    with pytest.raises(InvalidConfigError, match="super-network"):
+        measure(module, MeasureContext(supernet.example_input(1)))
+
+
+def test_units_of_other_families_are_found(cache):
+    for name in ("tiny_elastic_transformer", "tiny_ofa_mobilenet_v3", "tiny_ofa_resnet50"):
+        supernet = create_supernet(name).eval()
+        table = LatencyTable(supernet, LatencyMeasure(), time_unit=hand_time, store=False)
+        module = supernet.extract(supernet.space.largest()).eval()
+        units = table.units(module)
+        assert len(units) >= 3
+        assert table.summed(module) == pytest.approx(sum(hand_time(u) for u in units))
