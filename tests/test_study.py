@@ -267,3 +267,45 @@ def test_custom_strategy_object_must_be_passed_again_on_load(tmp_path):
         reopened.optimize(8, progress=False)
     Study.load(tmp_path / "s.db", evaluator=synthetic_evaluator(space),
                strategy=RandomSearch(batch_size=4)).optimize(8, progress=False)
+
+
+def test_genes_are_optuna_parameters_and_objectives_are_named(tmp_path):
+    """optuna-dashboard's slice, parallel-coordinate and importance plots read parameters:
+    every active gene is one (its distribution over the gene's values), an inactive
+    conditional gene is absent, and the objectives carry their keys as metric names."""
+    import optuna
+    from optuna.distributions import IntDistribution
+
+    study = make_study(tmp_path / "s.db")
+    study.optimize(16, progress=False)
+    loaded = optuna.load_study(study_name="hwnas", storage=f"sqlite:///{tmp_path / 's.db'}")
+    assert loaded.metric_names == ["accuracy", "latency"]
+    space = study.spec.space
+    trials = loaded.get_trials(states=(optuna.trial.TrialState.COMPLETE,))
+    assert len(trials) == 16
+    for trial in trials:
+        config = trial.user_attrs["proposal"]["config"]
+        active = {d.name for d in space.dims if space.is_active(d, config)}
+        assert set(trial.params) == active
+        assert all(trial.params[name] == config[name] for name in active)
+    assert any(len(t.params) < len(space.dims) for t in trials), "no conditional gene seen"
+    assert trials[0].distributions["s0.depth"] == IntDistribution(1, 3)
+    importances = optuna.importance.get_param_importances(
+        loaded, target=lambda t: t.values[1],
+        evaluator=optuna.importance.PedAnovaImportanceEvaluator())
+    assert importances and set(importances) <= {d.name for d in space.dims}
+
+
+def test_ask_and_tell_by_hand_share_the_study_with_optimize(tmp_path):
+    """A loop of one's own over the public ask/tell, then optimize on, reach one total."""
+    study = make_study(tmp_path / "s.db")
+    evaluate = study.evaluator()
+    for _ in range(5):
+        proposal = study.ask(5)
+        study.tell(proposal, evaluate(proposal.config))
+    assert study.ask(5) is None  # the study holds its total
+    study.optimize(9, progress=False)
+    finished = study.finished()
+    assert len(finished) == 9 and len({r.arch_id for r in finished}) == 9
+    failed = study.tell(study.ask(), error=RuntimeError("board unplugged"))
+    assert failed.error == "RuntimeError: board unplugged" and not failed.ok

@@ -1,0 +1,146 @@
+"""Evaluations per second with 1 and 2 Ray workers on evaluation-bound work, and what the
+driver costs per evaluation.
+
+Work: real sub-network measurements of the built-in elastic CNN on digits (accuracy on the
+validation split after batch-norm recalibration, latency at batch 1, MACs, params; every
+evaluation extracts and measures a sub-network), proposed at random into an SQLite study.
+Each configuration (in-process, 1 Ray worker, 2 Ray workers; one torch thread per worker)
+runs ``--repeats`` times; throughput is measured between the first and the last result
+(so Ray's start and the actors' first build are left out), reported as the median with
+min and max. The driver's overhead is the time ``optimize`` spends outside waiting for
+workers (asking, proposing, telling, storage), per evaluation, over the evaluation time.
+
+Targets (issue 16): 2 workers >= 1.7x one worker on 2 cores; driver overhead < 5% of the
+evaluation time. The machine (CPU, flags, load average before and after) is recorded:
+on a loaded shared machine the speed-up is bounded by the cores other jobs leave free.
+
+    flock /work/bench.lock .venv/bin/python benchmarks/scaling.py [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import optuna
+import torch
+
+from hwnas.distributed import RayExecutor
+from hwnas.report.machine import machine_facts
+from hwnas.study import InProcess, Study
+from hwnas.supernets import create_supernet
+
+SPEEDUP_TARGET = 1.7
+OVERHEAD_TARGET = 0.05
+
+
+def one_run(folder: Path, name: str, workers: int | None, evaluations: int,
+            seed: int) -> dict[str, Any]:
+    torch.manual_seed(seed)
+    supernet = create_supernet("elastic_cnn").eval()
+    study = Study.create(folder / f"{name}-{seed}.db", supernet=supernet, dataset="digits",
+                         objectives=["accuracy", "latency"], metrics=["macs", "params"],
+                         strategy="random", seed=seed)
+    stamps: list[float] = []
+    executor = InProcess() if workers is None else RayExecutor(workers)
+    start = time.perf_counter()
+    study.optimize(evaluations, progress=False, executor=executor,
+                   callback=lambda result: stamps.append(time.perf_counter()))
+    wall = time.perf_counter() - start
+    finished = len(study.finished())
+    evaluate = study.seconds["evaluate"] / max(finished, 1)
+    driver = study.seconds["driver"] / max(finished, 1)
+    return {"name": name, "workers": workers or 0, "seed": seed, "evaluations": finished,
+            "wall_s": round(wall, 3),
+            "evals_per_s": (len(stamps) - 1) / (stamps[-1] - stamps[0]),
+            "evaluate_s_per_eval": evaluate, "driver_s_per_eval": driver,
+            "driver_overhead_fraction": driver / evaluate}
+
+
+def summary(runs: list[dict[str, Any]], key: str) -> dict[str, float]:
+    values = [r[key] for r in runs]
+    return {"median": statistics.median(values), "min": min(values), "max": max(values),
+            "n": len(values)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="few evaluations, one repeat")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--evaluations", type=int, default=24,
+                        help="per run with one worker (twice as many with two)")
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args()
+    repeats, evaluations = (1, 6) if args.quick else (args.repeats, args.evaluations)
+    out = args.out or Path("benchmarks/results/scaling_quick.json" if args.quick
+                           else "benchmarks/results/scaling.json")
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    torch.set_num_threads(1)
+    import ray
+
+    before = machine_facts()
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
+             object_store_memory=256 * 2**20)
+    runs: list[dict[str, Any]] = []
+    try:
+        with tempfile.TemporaryDirectory() as folder:
+            for seed in range(repeats):  # interleaved, so a change in load hits all alike
+                for name, workers, count in (("in_process", None, evaluations),
+                                             ("ray_1", 1, evaluations),
+                                             ("ray_2", 2, 2 * evaluations)):
+                    run = one_run(Path(folder), name, workers, count, seed)
+                    runs.append(run)
+                    print(f"{name:10s} seed {seed}: {run['evals_per_s']:.2f} evals/s, "
+                          f"evaluation {run['evaluate_s_per_eval']:.3f} s, driver "
+                          f"{100 * run['driver_overhead_fraction']:.2f}% of it", flush=True)
+    finally:
+        ray.shutdown()
+    after = machine_facts()
+    by_name = {name: [r for r in runs if r["name"] == name]
+               for name in ("in_process", "ray_1", "ray_2")}
+    throughput = {name: summary(group, "evals_per_s") for name, group in by_name.items()}
+    speedups = [two["evals_per_s"] / one["evals_per_s"]
+                for one, two in zip(by_name["ray_1"], by_name["ray_2"])]
+    overhead = summary(by_name["ray_2"], "driver_overhead_fraction")
+    speedup = throughput["ray_2"]["median"] / throughput["ray_1"]["median"]
+    result = {
+        "workers": {"1": throughput["ray_1"]["median"], "2": throughput["ray_2"]["median"]},
+        "in_process": throughput["in_process"]["median"],
+        "speedup_2": speedup,
+        "speedup_2_per_repeat": speedups,
+        "driver_overhead_fraction": overhead["median"],
+        "throughput": throughput,
+        "driver_overhead": {name: summary(group, "driver_overhead_fraction")
+                            for name, group in by_name.items()},
+        "targets": {"speedup_2": SPEEDUP_TARGET, "speedup_2_met": speedup >= SPEEDUP_TARGET,
+                    "driver_overhead_fraction": OVERHEAD_TARGET,
+                    "driver_overhead_met": overhead["median"] < OVERHEAD_TARGET},
+        "work": "elastic_cnn (untrained weights) on digits: accuracy (BN recalibration + "
+                "validation), latency@b1 (torch), macs, params; random proposals; SQLite study",
+        "settings": {"repeats": repeats, "evaluations_1_worker": evaluations,
+                     "evaluations_2_workers": 2 * evaluations, "torch_threads_per_worker": 1,
+                     "ray_num_cpus": 2, "quick": args.quick},
+        "machine": {**before, "load_average_before": before["load_average"],
+                    "load_average_after": after["load_average"],
+                    "cpus_available": len(os.sched_getaffinity(0))},
+        "runs": runs,
+    }
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"1 worker {result['workers']['1']:.2f} evals/s, 2 workers "
+          f"{result['workers']['2']:.2f} evals/s: speed-up {speedup:.2f}x (target >= "
+          f"{SPEEDUP_TARGET}: {'met' if result['targets']['speedup_2_met'] else 'missed'}); "
+          f"driver overhead {100 * overhead['median']:.2f}% of the evaluation time (target < "
+          f"{100 * OVERHEAD_TARGET:.0f}%: "
+          f"{'met' if result['targets']['driver_overhead_met'] else 'missed'}); load average "
+          f"{before['load_average']} -> {after['load_average']}; wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
