@@ -46,7 +46,9 @@ def test_latency_is_positive_with_spread(backend):
     example = supernet.example_input(1)
     artifact = export_onnx(model, example) if measure.consumes == "onnx" else model
     result = measure(artifact, MeasureContext(example))
-    assert result.value > 0 and result.spread >= 0 and result.repeats == 5
+    # the robust method measures another round of 5 while the figure is uncertain
+    assert result.value > 0 and result.spread >= 0 and result.repeats in (5, 10, 15)
+    assert result.quality in ("ok", "noisy")
 
 
 def test_onnx_export_matches_torch():
