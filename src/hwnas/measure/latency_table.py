@@ -186,7 +186,10 @@ class LatencyTable:
         self.calibration: dict[str, list] = {"sums": [], "measured": []}
         self.measured_units = 0
         self._time_unit = time_unit or self._measure_unit
+        # whole sub-networks are timed against the reference network (a stable scale);
+        # units, often far smaller than it, on their own (the calibration maps the scale)
         self._context = MeasureContext(io.example_inputs(supernet, 1), supernet=supernet)
+        self._unit_context = MeasureContext(io.example_inputs(supernet, 1))
         if store and self.path.is_file():
             self._load()
 
@@ -236,7 +239,7 @@ class LatencyTable:
         else:
             def run() -> Any:
                 return unit.module(*unit.args, **unit.kwargs)
-        return measure.time(run, self._context).value
+        return measure.time(run, self._unit_context).value
 
     def _module(self, config: dict) -> nn.Module:
         return self.supernet.extract(config).eval()

@@ -1,0 +1,122 @@
+"""How well does a latency lookup table predict measured latency, per built-in family?
+
+Targets (issue 17): on random sub-networks of each built-in family, the table's prediction
+(sum of per-unit entries plus an affine correction fitted on 16 whole-network
+measurements of *other* random sub-networks) ranks them with Kendall tau >= 0.9 against
+the measured latency and predicts >= 90% of them within +-10%. The Hardware-Aware System
+paper's latency predictors reach tau > 0.86.
+
+Every table is built fresh (a temporary folder), on torch at batch 1 with one thread; the
+measured latency is the default robust method (:mod:`hwnas.measure.latency`). The big
+families take fewer sub-networks and repeats (a forward of ``ofa_resnet50`` takes ~0.1 s
+here), said per family in the results (``n``, ``repeats``).
+
+    .venv/bin/python benchmarks/latency_table.py [--families elastic_cnn ...] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from scipy.stats import kendalltau
+
+from hwnas.measure import LatencyMeasure, MeasureContext
+from hwnas.measure.hardware import load_average, machine_description
+from hwnas.measure.latency_table import LatencyTable
+from hwnas.supernets import create_supernet
+
+# family -> (test sub-networks, repeats per latency figure)
+FAMILIES: dict[str, tuple[int, int]] = {
+    "elastic_cnn": (200, 25), "elastic_cnn1d": (200, 25), "elastic_transformer": (200, 25),
+    "ofa_mobilenet_v3": (40, 7), "ofa_resnet50": (25, 5),
+}
+CALIBRATION = 16
+TARGETS = {"kendall_tau": 0.9, "within_10pct": 0.9}
+
+
+def evaluate_family(name: str, count: int, repeats: int, calibration: int, seed: int,
+                    folder: Path) -> dict[str, Any]:
+    supernet = create_supernet(name).eval()
+    measure = LatencyMeasure(repeats=repeats, warmup=min(10, repeats))
+    context = MeasureContext(supernet.example_input(1), supernet=supernet)
+    started = time.perf_counter()
+    table = LatencyTable(supernet, measure, folder=folder)
+    rng = np.random.default_rng(seed + 1000)  # calibration sub-networks: not tested
+    fit = table.calibrate([supernet.space.sample(rng) for _ in range(calibration)])
+    calibrated = time.perf_counter() - started
+    rng = np.random.default_rng(seed)
+    predicted, measured, table_seconds, measure_seconds = [], [], 0.0, 0.0
+    for _ in range(count):
+        module = supernet.extract(supernet.space.sample(rng)).eval()
+        start = time.perf_counter()
+        predicted.append(table.predict(module))
+        table_seconds += time.perf_counter() - start
+        start = time.perf_counter()
+        measured.append(measure(module, context).value)
+        measure_seconds += time.perf_counter() - start
+    p, m = np.asarray(predicted), np.asarray(measured)
+    relative = np.abs(p - m) / m
+    return {"kendall_tau": float(kendalltau(p, m)[0]), "mape": float(np.mean(relative)),
+            "within_10pct": float(np.mean(relative <= 0.10)), "n": count,
+            "worst_relative_error": float(relative.max()), "repeats": repeats,
+            "calibration": calibration, "fit": fit, "units": len(table.entries),
+            "seconds_to_build_and_calibrate": calibrated,
+            "seconds_table_predictions": table_seconds,
+            "seconds_measured": measure_seconds,
+            "measured_ms_median": float(np.median(m)),
+            "targets_met": {"kendall_tau": bool(kendalltau(p, m)[0] >= TARGETS["kendall_tau"]),
+                            "within_10pct": bool(np.mean(relative <= 0.10)
+                                                 >= TARGETS["within_10pct"])},
+            "predicted_ms": p.tolist(), "measured_ms": m.tolist()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--families", nargs="*", default=list(FAMILIES))
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--quick", action="store_true",
+                        help="8 sub-networks per family, 4 for calibration (smoke test)")
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    out = args.out or Path("benchmarks/results/latency_table"
+                           + ("_quick" if args.quick else "") + ".json")
+    load_before, started = load_average(), time.perf_counter()
+    families: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory() as folder:
+        for name in args.families:
+            count, repeats = FAMILIES.get(name, (200, 25))
+            if args.quick:
+                count, repeats = 8, min(repeats, 5)
+            families[name] = evaluate_family(name, count, repeats,
+                                             4 if args.quick else CALIBRATION, args.seed,
+                                             Path(folder))
+            f = families[name]
+            print(f"{name}: tau {f['kendall_tau']:.3f}, MAPE {100 * f['mape']:.1f}%, within "
+                  f"10% {100 * f['within_10pct']:.0f}% (n={f['n']}, {f['units']} units, "
+                  f"{f['seconds_to_build_and_calibrate']:.0f} s to calibrate); load "
+                  f"{load_average()}", flush=True)
+    worst = min(families, key=lambda n: (families[n]["within_10pct"],
+                                         families[n]["kendall_tau"]))
+    report = {"worst_family": worst,
+              **{k: families[worst][k] for k in ("kendall_tau", "mape", "within_10pct", "n")},
+              "targets": TARGETS, "families": families, "quick": args.quick,
+              "seconds": time.perf_counter() - started,
+              "machine": {**machine_description(), "load_average_before": load_before,
+                          "load_average_after": load_average(),
+                          "note": "a shared machine: other jobs may run beside this one"}}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2))
+    print(f"worst family {worst}: tau {report['kendall_tau']:.3f}, within 10% "
+          f"{100 * report['within_10pct']:.0f}% (targets tau >= 0.9, >= 90%); written to {out}")
+
+
+if __name__ == "__main__":
+    main()
