@@ -502,6 +502,31 @@ def report(
     console.print(f"report written to {written} ({written.stat().st_size / 1e6:.1f} MB)",
                   highlight=False)
 
+@app.command()
+def remeasure(
+    study: StudyOption = Path("runs/default/study.db"),
+    max_relative_spread: Annotated[float, typer.Option(
+        help="A latency figure stored without a quality flag is noisy when its spread "
+             "exceeds this fraction of it.")] = 0.25,
+) -> None:
+    """Measure the front members whose latency is noisy again (kept in the study's
+    ``remeasured`` attribute), and say whether the machine was too noisy to rank by
+    latency."""
+    from hwnas.measure.noise import noise_warning, remeasure_noisy_front
+    from hwnas.study import Study
+
+    loaded = Study.load(study)
+    done = remeasure_noisy_front(loaded, max_relative_spread=max_relative_spread)
+    for number, entry in sorted(done.items()):
+        figures = ", ".join(f"{k} {v:.4g} ({entry['quality'][k]})"
+                            for k, v in entry["metrics"].items())
+        console.print(f"trial {number}: {figures}", highlight=False)
+    console.print(f"{len(done)} front member(s) re-measured", highlight=False)
+    message = noise_warning(loaded, max_relative_spread=max_relative_spread)
+    if message:
+        console.print(f"warning: {message}", highlight=False)
+
+
 def _add_valid_names() -> None:
     """End every command's --help with the names it accepts (hwnas.names: no torch)."""
     from hwnas.names import epilog
