@@ -124,3 +124,44 @@ def test_hwnas_search_with_workers_starts_and_stops_its_own_ray(tmp_path):
     loaded = Study.load(study)
     assert len(loaded.finished()) == 6
     assert _states(loaded)[TrialState.RUNNING] == 0
+
+
+@pytest.mark.slow
+def test_a_killed_ray_driver_loses_nothing_and_a_new_start_completes(tmp_path):
+    """kill -9 of the driver while its Ray workers measure: the finished results stay, its
+    in-flight trials are queued again by the next start, which completes the search."""
+    import time
+
+    import optuna
+
+    study, n = tmp_path / "s.db", 12
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(BYO), os.environ.get(
+        "PYTHONPATH", "")]), BYO_SHARING_DIR=str(tmp_path), BYO_SLEEP="0.5")
+    command = [sys.executable, "-m", "byo_elastic.sharing", str(study), str(n), "0",
+               "--strategy", "random", "--workers", "2"]
+
+    def trials():
+        storage = optuna.storages.RDBStorage(f"sqlite:///{study}")
+        return storage.get_all_trials(storage.get_study_id_from_name("hwnas"))
+
+    driver = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 200
+    while not (study.exists() and sum(t.state == TrialState.COMPLETE for t in trials()) >= 3
+               and any(t.state == TrialState.RUNNING for t in trials())):
+        assert time.monotonic() < deadline and driver.poll() is None
+        time.sleep(0.2)
+    driver.kill()
+    driver.wait()
+    in_flight = [t.number for t in trials() if t.state == TrialState.RUNNING]
+    before = {t.number: t.values for t in trials() if t.state == TrialState.COMPLETE}
+    assert in_flight
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    after = {t.number: t for t in trials()}
+    complete = [t for t in after.values() if t.state == TrialState.COMPLETE]
+    assert len(complete) == n and len({t.user_attrs["proposal"]["arch_id"]
+                                       for t in complete}) == n
+    assert all(after[number].values == values for number, values in before.items())
+    assert all(after[number].user_attrs.get("requeued") is True for number in in_flight)
+    assert not [t for t in after.values() if t.state == TrialState.RUNNING]

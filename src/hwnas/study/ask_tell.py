@@ -35,7 +35,7 @@ from optuna.trial import FrozenTrial, TrialState
 from hwnas.results import Result
 from hwnas.screening import mark_feasibility, screened_violation, tell_screened
 from hwnas.space import Config
-from hwnas.storage import GRACE_PERIOD, compare_and_set, read_attr
+from hwnas.storage import GRACE_PERIOD, claim_trial, compare_and_set, read_attr
 from hwnas.strategies import STRATEGIES, Strategy, create_strategy
 from hwnas.strategies.base import bind_strategy
 from hwnas.study.loop import check_measured
@@ -96,7 +96,9 @@ class AskTell(TrialStore):
         ``error`` (it failed). Returns the stored result; raises
         :class:`~hwnas.errors.EvaluationError` after writing when the first result of the
         study lacks an objective (the evaluator cannot produce it). A trial another worker
-        already finished (as stale) is left as it is and the result says so."""
+        failed as stale meanwhile gets its result through its queued copy (claimed here, so
+        it is not measured again); if that copy is taken too, the result is dropped and says
+        so."""
         from hwnas.errors import EvaluationError
 
         trial = proposal.trial
@@ -125,6 +127,10 @@ class AskTell(TrialStore):
                                                     values)
                 self._any_complete = True
         except optuna.exceptions.UpdateFinishedTrialError:
+            copy = self._claim_retry_copy(trial)  # failed as stale meanwhile: its queued copy
+            if copy is not None:
+                self.seconds["evaluate"] -= seconds
+                return self.tell(Proposal.of(copy), measured, seconds=seconds)
             problem = "another worker finished this trial first (it was stale); result dropped"
             values = []
         except BaseException:
@@ -156,6 +162,16 @@ class AskTell(TrialStore):
                     return BUSY
                 return SPENT
         return BUSY
+
+    def _claim_retry_copy(self, trial: FrozenTrial) -> FrozenTrial | None:
+        """The WAITING copy Optuna's retry callback queued for stale ``trial``, claimed."""
+        waiting = self.storage.get_all_trials(self._study_id, deepcopy=False,
+                                              states=(TrialState.WAITING,))
+        for copy in waiting:
+            if trial.number in copy.system_attrs.get("retry_history", ()) and claim_trial(
+                    self.storage, self._study_id, copy._trial_id, worker_id()):
+                return copy
+        return None
 
     def _proposer(self) -> str | None:
         state = read_attr(self.storage, self._study_id, PROPOSING)

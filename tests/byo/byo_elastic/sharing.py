@@ -5,9 +5,10 @@ sub-network it measured to ``$BYO_SHARING_DIR/evaluations.log`` when done (so a 
 real measurements), and kills its own process (SIGKILL) when the test asks for it: the first
 evaluation that takes the file ``$BYO_SHARING_DIR/kill-request`` (an atomic rename) dies.
 
-``python -m byo_elastic.sharing STUDY N START_AT [--strategy S] [--grace G]`` waits until
-the wall-clock time ``START_AT`` (so several processes start together), creates the study
-or joins it (``exist_ok``), and searches it to ``N`` finished evaluations.
+``python -m byo_elastic.sharing STUDY N START_AT [--strategy S] [--grace G] [--workers W]``
+waits until the wall-clock time ``START_AT`` (so several processes start together), creates
+the study or joins it (``exist_ok``), and searches it to ``N`` finished evaluations (on
+``W`` Ray workers if given).
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ def main() -> None:
     parser.add_argument("start_at", type=float)
     parser.add_argument("--strategy", default="nsga2")
     parser.add_argument("--grace", type=int, default=3)
+    parser.add_argument("--workers", type=int, default=None, help="Ray workers")
     args = parser.parse_args()
     from hwnas.study import Study
 
@@ -70,7 +72,7 @@ def main() -> None:
                          strategy=args.strategy, strategy_options={"population_size": 8}
                          if args.strategy == "nsga2" else None, seed=1, exist_ok=True,
                          heartbeat_interval=1, grace_period=args.grace)
-    study.optimize(args.n, progress=False)
+    study.optimize(args.n, progress=False, workers=args.workers)
 
 
 if __name__ == "__main__":
