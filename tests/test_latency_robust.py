@@ -13,9 +13,11 @@ import pytest
 from hwnas import Study
 from hwnas.errors import InvalidConfigError
 from hwnas.measure import LatencyMeasure, MeasureContext, Measurement, Objective
+from hwnas.measure.hardware import TARGETS_ATTR
 from hwnas.measure.latency import REFERENCE_FILE, time_robust
 from hwnas.measure.noise import (
     NoisyMachineWarning,
+    after_search,
     apply_remeasured,
     noise_warning,
     remeasure_noisy_front,
@@ -157,6 +159,17 @@ def test_several_latency_targets_in_one_study(tmp_path):
         front = study.pareto_front(objectives=pair)
         assert 1 <= len(front) <= 3
         assert study.hypervolume(objectives=pair) >= 0.0
+
+    after_search(study)  # what a search calls when it ends
+    targets = study.storage.get_study_user_attrs(study._study_id)[TARGETS_ATTR]
+    assert sorted(targets) == keys
+    described = targets["latency@ort"][0]["description"]
+    assert described["provider"] == "CPUExecutionProvider" and described["backend"] == \
+        "onnxruntime"
+    assert targets["latency@b8"][0]["description"]["threads"] == 2
+    assert "cpu" in described["machine"] and "onnxruntime" in described["machine"]["packages"]
+    after_search(study)
+    assert study.storage.get_study_user_attrs(study._study_id)[TARGETS_ATTR] == targets
 
     # every latency figure counts as noisy at a zero threshold: the front is re-measured
     # and its figures are put in place before reporting

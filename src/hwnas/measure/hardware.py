@@ -100,5 +100,42 @@ def cache_dir() -> Path:
     return Path(configured) if configured else Path.home() / ".cache" / "hwnas"
 
 
-__all__ = ["CACHE_ENV", "cache_dir", "describe_target", "load_average",
-           "machine_description", "target_key"]
+
+
+TARGETS_ATTR = "latency_targets"
+
+
+def record_targets(study: Any) -> dict[str, Any]:
+    """Store, once per study and machine, the target of every latency-like figure (a key
+    whose settings name a backend): ``{key: {"target_key", "description"}}`` in the
+    study's user attribute ``latency_targets``, one entry per machine's target key."""
+    from hwnas.errors import HwnasError
+    from hwnas.measure.measures import create_measure
+
+    attrs = study.storage.get_study_user_attrs(study._study_id)
+    recorded = dict(attrs.get(TARGETS_ATTR, {}))
+    changed = False
+    for spec in study.spec.evaluation.measures:
+        if "backend" not in spec.settings:
+            continue
+        try:
+            measure = create_measure(spec.kind, spec.settings)
+        except HwnasError:  # a kind this process cannot build: nothing to describe
+            continue
+        latency = getattr(measure, "latency", measure)
+        if not hasattr(latency, "target"):
+            continue
+        description = latency.target()
+        key = target_key(description)
+        entries = list(recorded.get(spec.key, []))
+        if all(entry["target_key"] != key for entry in entries):
+            entries.append({"target_key": key, "description": description})
+            recorded[spec.key] = entries
+            changed = True
+    if changed:
+        study.storage.set_study_user_attr(study._study_id, TARGETS_ATTR, recorded)
+    return recorded
+
+
+__all__ = ["CACHE_ENV", "TARGETS_ATTR", "cache_dir", "describe_target", "load_average",
+           "machine_description", "record_targets", "target_key"]

@@ -79,6 +79,16 @@ def warn_if_noisy(study: Any, **options: float) -> str | None:
     return message
 
 
+def after_search(study: Any) -> str | None:
+    """What a search calls when it ends: record the latency targets with the study
+    (:func:`hwnas.measure.hardware.record_targets`) and warn if the machine was too noisy;
+    returns the warning's message (None if none)."""
+    from hwnas.measure.hardware import record_targets
+
+    record_targets(study)
+    return warn_if_noisy(study)
+
+
 def _better(old: Measurement, new: Measurement) -> Measurement:
     if (old.quality == "ok") != (new.quality == "ok"):
         return new if new.quality == "ok" else old
@@ -143,6 +153,7 @@ def apply_remeasured(study: Any, results: Sequence[Result]) -> list[Result]:
     return updated
 
 
-__all__ = ["LATENCY_KINDS", "REMEASURED_ATTR", "NoisyMachineWarning", "apply_remeasured",
+__all__ = ["LATENCY_KINDS", "REMEASURED_ATTR", "NoisyMachineWarning", "after_search",
+           "apply_remeasured",
            "is_noisy", "latency_keys", "noise_warning", "remeasure_noisy_front",
            "stored_quality", "warn_if_noisy"]
