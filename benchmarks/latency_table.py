@@ -33,18 +33,18 @@ from hwnas.measure.latency_table import LatencyTable
 from hwnas.supernets import create_supernet
 
 # family -> (test sub-networks, repeats per latency figure)
-FAMILIES: dict[str, tuple[int, int]] = {
-    "elastic_cnn": (200, 25), "elastic_cnn1d": (200, 25), "elastic_transformer": (200, 25),
-    "ofa_mobilenet_v3": (40, 7), "ofa_resnet50": (25, 5),
+FAMILIES: dict[str, tuple[int, int | None]] = {  # None: the measure's default repeats
+    "elastic_cnn": (200, None), "elastic_cnn1d": (200, None),
+    "elastic_transformer": (200, None), "ofa_mobilenet_v3": (40, 7), "ofa_resnet50": (25, 5),
 }
 CALIBRATION = 16
 TARGETS = {"kendall_tau": 0.9, "within_10pct": 0.9}
 
 
-def evaluate_family(name: str, count: int, repeats: int, calibration: int, seed: int,
+def evaluate_family(name: str, count: int, repeats: int | None, calibration: int, seed: int,
                     folder: Path) -> dict[str, Any]:
     supernet = create_supernet(name).eval()
-    measure = LatencyMeasure(repeats=repeats, warmup=min(10, repeats))
+    measure = LatencyMeasure(repeats=repeats, warmup=min(10, repeats or 10))
     context = MeasureContext(supernet.example_input(1), supernet=supernet)
     started = time.perf_counter()
     table = LatencyTable(supernet, measure, folder=folder)
@@ -65,7 +65,7 @@ def evaluate_family(name: str, count: int, repeats: int, calibration: int, seed:
     relative = np.abs(p - m) / m
     return {"kendall_tau": float(kendalltau(p, m)[0]), "mape": float(np.mean(relative)),
             "within_10pct": float(np.mean(relative <= 0.10)), "n": count,
-            "worst_relative_error": float(relative.max()), "repeats": repeats,
+            "worst_relative_error": float(relative.max()), "repeats": measure.repeats,
             "calibration": calibration, "fit": fit, "units": len(table.entries),
             "seconds_to_build_and_calibrate": calibrated,
             "seconds_table_predictions": table_seconds,
@@ -94,7 +94,7 @@ def main() -> None:
         for name in args.families:
             count, repeats = FAMILIES.get(name, (200, 25))
             if args.quick:
-                count, repeats = 8, min(repeats, 5)
+                count, repeats = 8, min(repeats or 10, 5)
             families[name] = evaluate_family(name, count, repeats,
                                              4 if args.quick else CALIBRATION, args.seed,
                                              Path(folder))

@@ -2,23 +2,27 @@
 
 Two methods (``method=``):
 
-- ``"robust"`` (the default): short timed samples of the sub-network *interleaved* with
-  samples of a reference network (the super-network's smallest sub-network, on the same
-  backend and settings). Each pair gives a ratio; the figure is the median ratio times the
-  reference's latency, measured once per target and stored (:func:`reference_latency_ms`),
-  so it is in milliseconds on a stable scale. A machine whose speed drifts (other jobs,
-  frequency changes, a busy host) slows both members of a pair alike, and a sample cut by a
-  preemption spoils one pair, which the median ignores. Samples last ``min_sample_ms`` but
-  at most 1 ms, so few of them meet a preemption. When the 95% confidence interval of the
-  median ratio is wider than ``max_uncertainty`` of it, another round of pairs is measured
-  (up to ``max_rounds``); a figure still that uncertain is flagged ``quality="noisy"``.
-  Without a super-network to take the reference from, the samples' median is the figure
-  (with the same re-measuring and flag).
-- ``"median"``: the method before: the median of ``repeats`` samples of at least
-  ``min_sample_ms`` each, its inter-quartile range as the spread.
+- ``"robust"`` (the default): ``repeats`` (default 50) short samples of the sub-network,
+  one call each (several for calls under 0.1 ms), *interleaved* with samples of a
+  reference network (the super-network's smallest sub-network, same backend and
+  settings), timed by the calling thread's CPU time at one intra-op thread (a preemption
+  by another process does not count) and by the wall clock otherwise. Interference only
+  ever adds time, so a low percentile (``percentile``, default the 5th) is the estimate;
+  the figure is that percentile of the samples over the same percentile of the
+  reference's samples, times the reference's latency (measured once per target and
+  stored, :func:`reference_latency_ms`): a machine whose speed drifts (frequency, a busy
+  host, caches shared with other jobs) slows both alike, and the figure stays in
+  milliseconds on a stable scale. While the 95% confidence intervals of the two
+  percentiles are together wider than ``max_uncertainty`` of them, another round is
+  measured (up to ``max_rounds``); a figure still that uncertain is flagged
+  ``quality="noisy"``. Without a super-network to take the reference from, the samples'
+  percentile is the figure (with the same re-measuring and flag).
+- ``"median"``: the method before: the median of ``repeats`` (default 25) wall-clock
+  samples of at least ``min_sample_ms`` each.
 
-``benchmarks/latency_under_load.py`` compares the two beside two busy processes.
-Every figure carries its spread (in ms) and a quality flag.
+Every figure carries its spread (the samples' inter-quartile range, in ms) and a quality
+flag. ``benchmarks/latency_under_load.py`` compares the two methods beside two busy
+processes; ``benchmarks/latency_stability.py`` measures idle repeatability.
 """
 
 from __future__ import annotations
@@ -50,6 +54,8 @@ Timer = Callable[[], float]
 #: runs on the calling thread); ``auto``: ``cpu`` for the robust method at one thread,
 #: else ``wall``
 CLOCKS: dict[str, Timer] = {"wall": time.perf_counter, "cpu": time.thread_time}
+#: the robust method's samples: one call, or as many as last this long
+ROBUST_SAMPLE_MS = 0.1
 
 
 @contextmanager
@@ -194,9 +200,9 @@ class LatencyMeasure(Measure):
     name, unit, direction = "latency", "ms", "minimize"
 
     def __init__(self, backend: str = "torch", batch_size: int = 1, threads: int = 1,
-                 warmup: int = 10, repeats: int = 25, min_sample_ms: float = 5.0,
+                 warmup: int = 10, repeats: int | None = None, min_sample_ms: float = 5.0,
                  method: str = "robust", provider: str = CPU_PROVIDER,
-                 percentile: float = 25.0, max_uncertainty: float = 0.05, max_rounds: int = 3,
+                 percentile: float = 5.0, max_uncertainty: float = 0.1, max_rounds: int = 3,
                  clock: str = "auto",
                  timer: Timer | None = None) -> None:
         if backend not in BACKENDS:
@@ -207,6 +213,8 @@ class LatencyMeasure(Measure):
             raise InvalidConfigError(
                 f"unknown latency method {method!r}; choose one of {list(METHODS)}"
             )
+        if repeats is None:
+            repeats = 50 if method == "robust" else 25
         if batch_size < 1 or threads < 1 or repeats < 3 or warmup < 0 or max_rounds < 1:
             raise InvalidConfigError(
                 "latency needs batch_size >= 1, threads >= 1, repeats >= 3, warmup >= 0 and "
@@ -289,7 +297,7 @@ class LatencyMeasure(Measure):
                 with torch.inference_mode():
                     return time_robust(run, None, None, warmup=self.warmup,
                                        repeats=4 * self.repeats,
-                                       min_sample_ms=min(self.min_sample_ms, 1.0),
+                                       min_sample_ms=ROBUST_SAMPLE_MS,
                                        percentile=self.percentile,
                                        max_uncertainty=self.max_uncertainty,
                                        max_rounds=self.max_rounds, timer=self.timer).value
@@ -312,7 +320,7 @@ class LatencyMeasure(Measure):
             return time_robust(
                 run, reference[0] if reference else None, reference[1] if reference else None,
                 warmup=self.warmup, repeats=self.repeats,
-                min_sample_ms=min(self.min_sample_ms, 1.0), percentile=self.percentile,
+                min_sample_ms=ROBUST_SAMPLE_MS, percentile=self.percentile,
                 max_uncertainty=self.max_uncertainty,
                 max_rounds=self.max_rounds, timer=self.timer)
 
