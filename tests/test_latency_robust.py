@@ -160,15 +160,17 @@ def test_several_latency_targets_in_one_study(tmp_path):
         assert 1 <= len(front) <= 3
         assert study.hypervolume(objectives=pair) >= 0.0
 
-    after_search(study)  # what a search calls when it ends
-    targets = study.storage.get_study_user_attrs(study._study_id)[TARGETS_ATTR]
+    with warnings.catch_warnings():  # this machine may well be too noisy
+        warnings.simplefilter("ignore", NoisyMachineWarning)
+        after_search(study)  # what a search calls when it ends
+        targets = study.storage.get_study_user_attrs(study._study_id)[TARGETS_ATTR]
+        after_search(study)  # the same machine: recorded once
     assert sorted(targets) == keys
     described = targets["latency@ort"][0]["description"]
     assert described["provider"] == "CPUExecutionProvider" and described["backend"] == \
         "onnxruntime"
     assert targets["latency@b8"][0]["description"]["threads"] == 2
     assert "cpu" in described["machine"] and "onnxruntime" in described["machine"]["packages"]
-    after_search(study)
     assert study.storage.get_study_user_attrs(study._study_id)[TARGETS_ATTR] == targets
 
     # every latency figure counts as noisy at a zero threshold: the front is re-measured
