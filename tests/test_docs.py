@@ -161,7 +161,7 @@ def test_every_command_has_a_page_that_matches_its_help():
 def test_help_lists_the_valid_names():
     from hwnas.names import NAMES, live_names
 
-    assert live_names() == NAMES, "hwnas.names.NAMES is stale: paste `python -m hwnas.names`"
+    assert live_names() == NAMES, "hwnas.names.NAMES is stale: run `python -m hwnas.names`"
     search = command_help("search")
     for strategy, options in NAMES["strategies"].items():
         assert strategy in search and options[0].split("=")[0] in search
