@@ -1,7 +1,9 @@
 """Sandwich vs progressive shrinking vs sorted training, at an equal training budget.
 
-Task: the ``elastic_cnn`` super-network (17.2M sub-networks) on ``digits`` (8x8, one fixed
-split, seed 0: 1,078 training, 360 validation, 359 test images). Every method trains for
+Task (``--task``): ``digits`` (default): the ``elastic_cnn`` super-network (17.2M
+sub-networks) on ``digits`` (8x8, one fixed split, seed 0: 1,078 training, 360 validation,
+359 test images); ``mnist1d``: ``elastic_cnn1d`` on mnist1d with 4,000 samples (2,559
+training, 641 validation, 800 test signals; split seed 0). Every method trains for
 the same number of optimizer steps over the same shuffled mini-batches (``--epochs``
 passes of batch 64, shuffle seeded by the run's seed), with the same optimizer (SGD,
 Nesterov, peak lr 0.1, cosine decay, weight decay 5e-4, label smoothing 0.1), and makes 4
@@ -22,6 +24,7 @@ unreachable and larger is better. Every sub-network is batch-norm recalibrated b
 is measured (the evaluation pipeline's one recalibration).
 
     flock /work/bench.lock .venv/bin/python benchmarks/training.py [--seeds 8] [--epochs 10]
+    flock /work/bench.lock python benchmarks/training.py --task mnist1d --seeds 4 --epochs 6
     .venv/bin/python benchmarks/training.py --quick      # a smoke run (about a minute)
 """
 
@@ -34,6 +37,7 @@ import platform
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +55,18 @@ from hwnas.training import train
 from hwnas.training.base import subnet_accuracies
 
 METHODS = ("sandwich", "progressive", "sorted")
-SUPERNET, DATASET, SPLIT_SEED = "elastic_cnn", "digits", 0
+SPLIT_SEED = 0
+
+
+@dataclass(frozen=True)
+class Task:
+    supernet: str
+    dataset: str
+    dataset_options: dict[str, Any] = field(default_factory=dict)
+
+
+TASKS = {"digits": Task("elastic_cnn", "digits"),
+         "mnist1d": Task("elastic_cnn1d", "mnist1d", {"num_samples": 4000})}
 SAMPLE_SEED, SAMPLE_SIZE = 12345, 20
 SEARCH = {"strategy": "nsga2", "population_size": 16, "evaluations": 48, "seed": 0}
 RESULTS = Path(__file__).resolve().parent / "results" / "training.json"
@@ -81,17 +96,18 @@ def fixed_sample(supernet: Any, size: int) -> list[dict[str, Any]]:
     return [supernet.space.sample(rng) for _ in range(size)]
 
 
-def one_run(method: str, seed: int, data: DataSplits, epochs: int, sample_size: int,
-            search: dict[str, Any], folder: Path) -> dict[str, Any]:
+def one_run(task: Task, method: str, seed: int, data: DataSplits, epochs: int,
+            sample_size: int, search: dict[str, Any], folder: Path) -> dict[str, Any]:
     torch.manual_seed(seed)
-    supernet = create_supernet(SUPERNET)
+    supernet = create_supernet(task.supernet)
     report = train(supernet, data, method=method, epochs=epochs, batch_size=64, seed=seed,
                    progress=False)
     calibration = Recalibrate().calibration_batches(data.train_x)
     sample = [subnet_accuracies(supernet, c, data, calibration)[1]
               for c in fixed_sample(supernet, sample_size)]
-    checkpoint = save_checkpoint(supernet, folder / f"{method}{seed}.pt", SUPERNET,
-                                 {}, {"dataset": DATASET, "dataset_options": {},
+    checkpoint = save_checkpoint(supernet, folder / f"{method}{seed}.pt", task.supernet,
+                                 {}, {"dataset": task.dataset,
+                                      "dataset_options": task.dataset_options,
                                       "split_seed": SPLIT_SEED, "seed": seed})
     largest_macs = count_macs(supernet.extract(supernet.space.largest()).eval(),
                               example_inputs(supernet, 1))
@@ -146,11 +162,11 @@ def wins(runs: list[dict[str, Any]], method: str, baseline: str, figure: str) ->
     return f"{better}/{len(seeds)}"
 
 
-def print_table(summary: dict[str, Any], runs: list[dict[str, Any]]) -> None:
+def print_table(task: Task, summary: dict[str, Any], runs: list[dict[str, Any]]) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"{SUPERNET} on {DATASET}: median [q1, q3] (worst seed)")
+    table = Table(title=f"{task.supernet} on {task.dataset}: median [q1, q3] (worst seed)")
     table.add_column("method")
     for figure in FIGURES:
         table.add_column(figure.replace("_", " "), justify="right")
@@ -176,6 +192,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--seeds", type=int, default=8)
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--methods", default=",".join(METHODS))
+    parser.add_argument("--task", choices=sorted(TASKS), default="digits")
     parser.add_argument("--quick", action="store_true",
                         help="1 seed, 1 epoch, 2 sampled sub-networks, 4 evaluations")
     parser.add_argument("--out", type=Path, default=None)
@@ -187,22 +204,26 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if args.quick:
         seeds, epochs, sample_size = 1, 1, 2
         search.update(population_size=4, evaluations=4)
-    out = args.out or (RESULTS.with_name("training_quick.json") if args.quick else RESULTS)
+    task = TASKS[args.task]
+    stem = "training" if args.task == "digits" else f"training_{args.task}"
+    out = args.out or RESULTS.with_name(f"{stem}_quick.json" if args.quick else f"{stem}.json")
     methods = [m for m in args.methods.split(",") if m]
-    data = load_dataset(DATASET, seed=SPLIT_SEED)
+    data = load_dataset(task.dataset, seed=SPLIT_SEED, options=task.dataset_options)
     runs = []
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as folder:
         for seed in range(seeds):
             for method in methods:
-                run = one_run(method, seed, data, epochs, sample_size, search, Path(folder))
+                run = one_run(task, method, seed, data, epochs, sample_size, search,
+                              Path(folder))
                 runs.append(run)
                 print(f"{method:12s} seed {seed}: largest {run['test_accuracy_largest']:.3f} "
                       f"smallest {run['test_accuracy_smallest']:.3f} sample "
                       f"{run['sample_test_accuracy_mean']:.3f} hv {run['hypervolume']:.4f} "
                       f"({run['train_seconds']:.1f} s)", flush=True)
     summary = summarise(runs)
-    result = {"supernet": SUPERNET, "dataset": DATASET, "split_seed": SPLIT_SEED,
+    result = {"task": args.task, "supernet": task.supernet, "dataset": task.dataset,
+              "dataset_options": task.dataset_options, "split_seed": SPLIT_SEED,
               "epochs": epochs, "batch_size": 64, "seeds": seeds, "methods": methods,
               "budget": "equal optimizer steps over the same mini-batches; 4 trainable "
                         "sub-network passes per step (progressive: 1 in its first phase)",
@@ -214,7 +235,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
               "summary": summary, "runs": runs}
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1))
-    print_table(summary, runs)
+    print_table(task, summary, runs)
     print(f"written to {out}")
     return result
 

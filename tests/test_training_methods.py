@@ -242,3 +242,14 @@ def test_cli_names_the_method_a_misspelling_meant(tmp_path, capsys):
     assert exited.value.code == 1
     assert "did you mean 'sorted'" in capsys.readouterr().err
     assert not (tmp_path / "x.pt").exists()
+
+
+@pytest.mark.parametrize("method", TRAINING_METHODS.names())
+def test_every_registered_method_trains_a_tiny_family_and_ends_ready(digits, method):
+    """Registering a method enrols it here: one epoch, then the largest sub-network is
+    active, the super-network in eval mode, and the report says what was done."""
+    supernet = _tiny()
+    report = train(supernet, digits, method=method, epochs=1, batch_size=32, progress=False)
+    assert report.method == method and report.steps == 4 and report.subnet_passes >= 4
+    assert np.isfinite(report.final_loss) and report.seconds > 0
+    assert not supernet.training and supernet.active_config == supernet.space.largest()

@@ -49,8 +49,9 @@ def train_supernet(checkpoint: str | Path, *, supernet: str = "elastic_cnn",
                    method_options: dict[str, Any] | None = None, optimizer: str | None = None):
     """Train a super-network (a registered name, an entry point, or
     ``"package.module:factory"``) on a registered data set (split by ``seed``; default
-    ``digits``) or on ``data`` (your arrays or an ``.npz`` file), with the sandwich rule and
-    in-place distillation, and save it to ``checkpoint``; returns the training report.
+    ``digits``) or on ``data`` (your arrays or an ``.npz`` file), by default with the
+    sandwich rule and in-place distillation, and save it to ``checkpoint``; returns the
+    training report.
 
     The checkpoint records the data and the split seed, so a search of it validates on
     samples it was not trained on. ``threads`` sets torch's intra-op threads while training.

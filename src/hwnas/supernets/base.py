@@ -24,7 +24,11 @@ class Supernet(Protocol):
     a tuple or a dict of tensors (or an ``input_shape`` attribute for a single tensor of
     that shape per sample). Optional: ``predictions(outputs)`` (class indices; default
     argmax over dimension 1 of the logits) and ``loss(outputs, targets)`` (default
-    cross-entropy), see :mod:`hwnas.supernets.io`.
+    cross-entropy), see :mod:`hwnas.supernets.io`. For training: ``dimension_roles`` (which
+    dimensions are kernels, depths, widths; default from their names, see
+    :mod:`hwnas.training.roles`), ``reorder_by_importance()`` (sort channels before
+    progressive shrinking's width phase; the full network's outputs must not change),
+    ``default_optimizer`` and ``default_lr``.
     """
 
     space: SearchSpace
