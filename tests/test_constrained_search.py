@@ -162,3 +162,16 @@ def test_constrained_search_from_the_command_line(tmp_path) -> None:
     bad = _cli("search", "--study", str(tmp_path / "t.db"), "--supernet", "tiny_elastic_cnn",
                "--objectives", "macs", "--constraint", "params<300", "--no-progress")
     assert bad.returncode == 1 and "only <= and >=" in bad.stderr
+
+
+def test_count_infeasible_counts_screened_proposals() -> None:
+    bench = load_benchmark("mnist1d_cnn1d")
+    bound = float(np.quantile(bench.values(["params"])[:, 0], 0.3))
+    study = Study.create(":memory:", benchmark="mnist1d_cnn1d",
+                         objectives=["accuracy", "latency"], metrics=["params"],
+                         strategy="random", strategy_options={"batch_size": 5},
+                         constraints=[f"params<={bound}"], count_infeasible=True, seed=1)
+    study.optimize(20, progress=False)
+    results = study.results()
+    assert len(results) == 20 and any(r.screened for r in results)
+    assert len(study.finished()) < 20
