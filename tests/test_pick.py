@@ -104,3 +104,14 @@ def test_verification_catches_a_file_that_is_not_the_recorded_one(trained, tmp_p
     assert (tmp_path / "wrong.onnx").is_file()  # kept to inspect
     exported = export_result(study, result, tmp_path / "right.pt2")
     assert exported.checks[0].measured == pytest.approx(result.metrics["accuracy"], abs=1e-9)
+
+
+def test_without_bounds_the_studys_constraints_apply(tmp_path):
+    study = Study.create(tmp_path / "c.db", benchmark="mnist1d_cnn1d", strategy="random",
+                         constraints=["latency<=0.15"], seed=2)
+    study.optimize(15, progress=False)
+    found = pick(study)
+    assert [c.to_text() for c in found.constraints] == ["latency<=0.15"]
+    assert found.ok and found.chosen.metrics["latency"] <= 0.15
+    best = max(study.feasible(), key=lambda r: (r.metrics["accuracy"], -r.metrics["latency"]))
+    assert found.chosen.number == best.number

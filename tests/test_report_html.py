@@ -154,3 +154,22 @@ def test_quickstart_plot_names_hardware_and_batch(studies, tmp_path):
     study = Study.load(studies[0])
     title = plot_title(study, "accuracy", "latency")
     assert "batch 1" in title and "torch" in title
+
+
+def test_a_constrained_study_shows_its_bounds_and_feasible_front(tmp_path):
+    study = Study.create(tmp_path / "c.db", benchmark="mnist1d_cnn1d", strategy="random",
+                         constraints=["latency<=0.15"], seed=2)
+    study.optimize(20, progress=False)
+    figure = front_figure([Labelled("c", study, "#000")], "accuracy", "latency")
+    names = [trace.name for trace in figure.data]
+    counts = study.infeasible_counts()
+    assert names == [f"c: evaluated ({counts['feasible']})",
+                     f"c: infeasible ({counts['measured']})",
+                     f"c: Pareto front ({len(study.pareto_front())})"]
+    assert [shape.x0 for shape in figure.layout.shapes] == [0.15]
+    assert all(r.metrics["latency"] <= 0.15 for r in study.pareto_front())
+    counts_curve, volumes = hypervolume_curve(study, ["accuracy", "latency"],
+                                              study.default_reference_point())
+    assert volumes[-1] == pytest.approx(study.hypervolume())
+    page = render_report([study])
+    assert "latency&lt;=0.15 (" in page  # the settings table names the constraint

@@ -109,8 +109,9 @@ class Pick:
 def pick(study: Study, constraints: Sequence[str | Constraint] = (), *,
          by: str | None = None) -> Pick:
     """The best finished sub-network of ``study`` meeting ``constraints`` (see :data:`RULE`),
-    or, if none does, the closest one (see :data:`CLOSEST_RULE`)."""
-    constraints = parse_constraints(constraints)
+    or, if none does, the closest one (see :data:`CLOSEST_RULE`). Without constraints, the
+    study's own (those it was searched under, if any) apply."""
+    constraints = parse_constraints(constraints) or list(study.spec.constraints)
     check_known_keys(constraints, study.spec.keys)
     keys = study.spec.objective_keys
     directions = dict(zip(keys, study.spec.directions))

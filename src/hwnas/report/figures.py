@@ -98,16 +98,23 @@ def front_figure(studies: Sequence[Labelled], y: str, x: str) -> Any:
     x_scale, y_scale = scale_of(units.get(x, "")), scale_of(units.get(y, ""))
     for labelled in studies:
         study = labelled.study
-        finished = study.finished()
+        feasible = study.feasible()
+        numbers = {r.number for r in feasible}
+        infeasible = [r for r in study.finished() if r.number not in numbers]
         front = sorted(study.pareto_front([y, x]), key=lambda r: r.metrics[x])
-        figure.add_trace(go.Scatter(
-            x=[x_scale * r.metrics[x] for r in finished],
-            y=[y_scale * r.metrics[y] for r in finished],
-            mode="markers", name=f"{labelled.label}: evaluated ({len(finished)})",
-            marker={"color": labelled.color, "size": 6, "opacity": 0.3},
-            text=[hover_text(labelled, r) for r in finished],
-            customdata=[r.number for r in finished],
-            hovertemplate="%{text}<extra></extra>"))
+        for shown, symbol, name in ((feasible, "circle", "evaluated"),
+                                    (infeasible, "x", "infeasible")):
+            if not shown and symbol == "x":
+                continue
+            figure.add_trace(go.Scatter(
+                x=[x_scale * r.metrics[x] for r in shown],
+                y=[y_scale * r.metrics[y] for r in shown],
+                mode="markers", name=f"{labelled.label}: {name} ({len(shown)})",
+                marker={"color": labelled.color, "size": 6, "opacity": 0.3,
+                        "symbol": symbol},
+                text=[hover_text(labelled, r) for r in shown],
+                customdata=[r.number for r in shown],
+                hovertemplate="%{text}<extra></extra>"))
         shape = "hv" if _direction(study, x) == "minimize" else "vh"
         figure.add_trace(go.Scatter(
             x=[x_scale * r.metrics[x] for r in front],
@@ -126,6 +133,14 @@ def front_figure(studies: Sequence[Labelled], y: str, x: str) -> Any:
             hovertext=[hover_text(labelled, r) for r in front],
             customdata=[r.number for r in front],
             hovertemplate="%{hovertext}<extra></extra>"))
+    for constraint in studies[0].study.spec.constraints:  # the bounds the search kept to
+        if constraint.key in (x, y):
+            line = {"line_dash": "dash", "line_color": "#888", "line_width": 1,
+                    "annotation_text": constraint.to_text()}
+            if constraint.key == x:
+                figure.add_vline(x=x_scale * constraint.bound, **line)
+            else:
+                figure.add_hline(y=y_scale * constraint.bound, **line)
     figure.update_layout(
         title=f"{y} vs {x}: Pareto front (numbers: trials; bars: IQR of repeats)",
         xaxis_title=axis_title(x, units.get(x, "")),
@@ -137,15 +152,21 @@ def front_figure(studies: Sequence[Labelled], y: str, x: str) -> Any:
 def hypervolume_curve(study: Study, keys: Sequence[str], reference: Sequence[float]
                       ) -> tuple[list[int], list[float]]:
     """Hypervolume over ``keys`` against ``reference`` after each finished evaluation (in
-    proposal order), at no more than :data:`HV_POINTS` points."""
+    proposal order; under constraints of the feasible ones), at no more than
+    :data:`HV_POINTS` points."""
+    from hwnas.constraints import is_feasible
+
     finished = study.finished()
     if not finished:
         return [], []
     directions = [_direction(study, k) for k in keys]
     values = np.array([[r.metrics[k] for k in keys] for r in finished], dtype=float)
+    # under constraints only the feasible ones count, as in Study.hypervolume
+    feasible = np.array([is_feasible(study.spec.constraints, r.metrics) for r in finished])
     counts = sorted(set(np.linspace(1, len(finished), min(HV_POINTS, len(finished)))
                         .round().astype(int).tolist()))
-    return counts, [hypervolume(values[:n], directions, reference) for n in counts]
+    return counts, [hypervolume(values[:n][feasible[:n]], directions, reference)
+                    if feasible[:n].any() else 0.0 for n in counts]
 
 
 def hypervolume_figure(studies: Sequence[Labelled], keys: Sequence[str],

@@ -209,6 +209,10 @@ def _settings_section(labelled: Labelled) -> str:
                                  f"seed {spec.seed}")),
         ("evaluations", escape_cell(f"{len(finished)} finished, "
                                     f"{len(results) - len(finished)} failed")),
+        ("constraints", escape_cell(
+            " and ".join(c.to_text() for c in spec.constraints) + " ({feasible} feasible, "
+            "{measured} measured infeasible, {screened} screened out)".format(
+                **study.infeasible_counts()) if spec.constraints else "none")),
         ("reference point", escape_cell(
             ", ".join(f"{k}={format_value(v, units.get(k, ''))}" for k, v in reference.items())
             + f" ({study.reference_point_rule()})" if reference else "none yet")),
