@@ -405,6 +405,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--levels", default=",".join(LEVELS))
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
+    parser.add_argument("--tag", default="",
+                        help="suffix of the JSON's name, e.g. nsga2 -> constrained_search_nsga2.json")
     args = parser.parse_args(argv)
     seeds = args.seeds or (2 if args.quick else SEEDS)
     budget = args.budget or (200 if args.quick else BUDGET)
@@ -463,7 +465,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     if data["targets"]:
         data["worst_task"] = data["targets"][0]["task"]
     args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / f"constrained_search{'_quick' if args.quick else ''}.json"
+    suffix = ("_quick" if args.quick else "") + (f"_{args.tag}" if args.tag else "")
+    path = args.out / f"constrained_search{suffix}.json"
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(data, indent=1, default=float))
     tmp.replace(path)

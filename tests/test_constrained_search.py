@@ -175,3 +175,33 @@ def test_count_infeasible_counts_screened_proposals() -> None:
     results = study.results()
     assert len(results) == 20 and any(r.screened for r in results)
     assert len(study.finished()) < 20
+
+
+def test_constrained_search_benchmark_smoke(tmp_path) -> None:
+    """benchmarks/constrained_search.py end to end on one task, tiny budget: the JSON has the
+    issue's shape and its bookkeeping adds up (not how good the search is)."""
+    import importlib
+    import json
+    from pathlib import Path
+
+    folder = str(Path(__file__).resolve().parents[1] / "benchmarks")
+    sys.path.insert(0, folder)
+    try:
+        bench_module = importlib.import_module("constrained_search")
+    finally:
+        sys.path.remove(folder)
+    data = bench_module.main(["--seeds", "1", "--budget", "30", "--tasks", "cnn1d",
+                              "--levels", "tight,tight_cheap", "--workers", "1",
+                              "--out", str(tmp_path)])
+    written = json.loads((tmp_path / "constrained_search.json").read_text())
+    assert set(written["tasks"]["cnn1d"]) == {"tight", "tight_cheap"}
+    for row in written["tasks"]["cnn1d"].values():
+        assert set(row) == {"feasible_fraction_of_space", "infeasible_measurement_fraction",
+                            "evals_to_99", "evals_to_99_unconstrained_then_filter"}
+        assert 0.05 < row["feasible_fraction_of_space"] < 0.15
+    runs = data["runs"]
+    assert len(runs) == 3  # one unconstrained run scored against both levels, two constrained
+    cheap = next(r for r in runs if r["constrained"] == "tight_cheap")
+    assert cheap["screened"] > 0 and cheap["levels"]["tight_cheap"]["infeasible_measurements"] == 0
+    assert all(r["full_measurements"] <= 30 for r in runs)
+    assert written["targets"] and written["problems"]["cnn1d"]["levels"]["tight"]["reference"]
