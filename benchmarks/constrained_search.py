@@ -406,7 +406,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     parser.add_argument("--tag", default="",
-                        help="suffix of the JSON's name, e.g. nsga2 -> constrained_search_nsga2.json")
+                        help="suffix of the JSON file name (nsga2: constrained_search_nsga2.json)")
     args = parser.parse_args(argv)
     seeds = args.seeds or (2 if args.quick else SEEDS)
     budget = args.budget or (200 if args.quick else BUDGET)
