@@ -40,11 +40,12 @@ from rich.console import Console
 from rich.table import Table
 
 from hwnas.measure import Measurement
+from hwnas.report import plot_front, write_front_csv
 from hwnas.report.machine import machine_facts
 from hwnas.study import Study
 from hwnas.study.params import GeneParams
 from hwnas.supernets import create_supernet
-from hwnas.workflow import QUICKSTART_OBJECTIVES, quickstart
+from hwnas.workflow import QUICKSTART_OBJECTIVES, run_search, train_supernet
 
 
 def instant_evaluator(config: dict) -> dict[str, Measurement]:
@@ -94,17 +95,32 @@ def machinery(seed: int, evaluations: int, folder: Path, space, plain: bool
 
 
 def run_quickstart(epochs: int | None, evaluations: int, seed: int = 0) -> dict[str, float]:
+    """The quickstart's three steps (as :func:`hwnas.workflow.quickstart` runs them), each
+    timed: training, the search (split by the study into evaluation, strategy, storage
+    writes, and the rest: study creation, evaluator build, claims, bookkeeping), files."""
     with tempfile.TemporaryDirectory() as folder:
-        options = {} if epochs is None else {"epochs": epochs}
-        result = quickstart(folder, n_evaluations=evaluations, seed=seed, progress=False,
-                            **options)
-        seconds = dict(result.study.seconds)
-    train = result.train_report.seconds
-    rest = result.seconds - train - seconds.get("evaluate", 0.0) - seconds.get("strategy", 0.0)
-    return {"wall": result.seconds, "train": train, "evaluate": seconds.get("evaluate", 0.0),
-            "strategy": seconds.get("strategy", 0.0), "storage_and_rest": rest,
-            "evaluations": evaluations, "epochs": epochs or 30,
-            "storage_share": rest / result.seconds}
+        out = Path(folder)
+        start = time.perf_counter()
+        train_supernet(out / "supernet.pt", supernet="elastic_cnn", dataset="digits",
+                       epochs=epochs or 30, seed=seed, progress=False)
+        trained = time.perf_counter()
+        study = run_search(out / "study.db", checkpoint=out / "supernet.pt",
+                           objectives=QUICKSTART_OBJECTIVES, n_evaluations=evaluations,
+                           seed=seed, overwrite=True, strategy_options={"population_size": 20},
+                           progress=False)
+        searched = time.perf_counter()
+        write_front_csv(study, out / "pareto_front.csv")
+        plot_front(study, out / "pareto_front.png")
+        done = time.perf_counter()
+        seconds = dict(study.seconds)
+    wall, search = done - start, searched - trained
+    machinery = search - seconds["evaluate"] - seconds["strategy"]
+    return {"wall": wall, "train": trained - start, "search": search,
+            "evaluate": seconds["evaluate"], "strategy": seconds["strategy"],
+            "storage_writes": seconds["storage"], "search_machinery": machinery,
+            "files": done - searched, "evaluations": evaluations, "epochs": epochs or 30,
+            "storage_writes_share": seconds["storage"] / wall,
+            "storage_share": machinery / wall}
 
 
 def main() -> None:
@@ -167,9 +183,11 @@ def main() -> None:
     if "train" in quick:
         console.print(f"quickstart ({quick['epochs']} epochs, {quick['evaluations']} "
                       f"evaluations): {quick['wall']:.1f} s = training {quick['train']:.1f} + "
-                      f"evaluation {quick['evaluate']:.1f} + strategy {quick['strategy']:.2f} + "
-                      f"storage and the rest {quick['storage_and_rest']:.1f} s "
-                      f"({100 * quick['storage_share']:.2f}%)")
+                      f"search {quick['search']:.1f} (evaluation {quick['evaluate']:.1f}, "
+                      f"strategy {quick['strategy']:.2f}, machinery "
+                      f"{quick['search_machinery']:.1f} of which result writes "
+                      f"{quick['storage_writes']:.2f}) + files {quick['files']:.1f} s; "
+                      f"search machinery {100 * quick['storage_share']:.2f}% of the wall time")
     met = worst_share <= 0.05 and quick.get("storage_share", 0.0) <= 0.05
     console.print(f"storage of {quick_evaluations} evaluations (genes as params) over the "
                   f"quickstart's {quick['wall']:.0f} s: median {100 * median_share:.2f}%, "
