@@ -155,6 +155,8 @@ def test_constrained_search_from_the_command_line(tmp_path) -> None:
     assert len(loaded.finished()) == 8
     assert all(r.metrics["params"] <= 300 for r in loaded.finished())
     assert any(r.screened for r in loaded.results())
+    assert "feasible sub-networks" in first.stdout and "ruled out by a cheap figure" in \
+        first.stdout
     refused = _cli("search", *common, "--constraint", "params<=400", "--n-evaluations", "9")
     assert refused.returncode == 1
     lines = [line for line in refused.stderr.strip().splitlines() if line.strip()]

@@ -69,6 +69,13 @@ def _print_front(study) -> None:
     shown = ", ".join(f"{n}={v:.4g}" for n, v in zip(keys, reference))
     console.print(f"hypervolume {study.hypervolume(reference):.6g} "
                   f"(reference point {shown}); {len(study.finished())} sub-networks measured")
+    if study.spec.constraints:
+        counts = study.infeasible_counts()
+        bounds = ", ".join(c.to_text() for c in study.spec.constraints)
+        console.print(f"under constraints {bounds}: front and hypervolume of the "
+                      f"{counts['feasible']} feasible sub-networks; {counts['measured']} "
+                      f"measured were infeasible, {counts['screened']} more ruled out by a "
+                      "cheap figure without being measured", highlight=False, markup=False)
     if len(keys) > 2:
         anchor = keys[0]
         for other in keys[1:]:
