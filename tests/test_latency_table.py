@@ -113,3 +113,28 @@ def test_units_of_other_families_are_found(cache):
         units = table.units(module)
         assert len(units) >= 3
         assert table.summed(module) == pytest.approx(sum(hand_time(u) for u in units))
+
+
+def test_the_table_screens_sub_networks_before_anything_expensive(cache, tmp_path):
+    from hwnas import Study
+
+    supernet = create_supernet("tiny_elastic_cnn").eval()
+    measure = create_measure("latency_table", {"calibration": 2})
+    table = LatencyTable(supernet, measure.latency, time_unit=hand_time)
+    configs = list(supernet.space.enumerate())
+    sums = [table.summed(supernet.extract(c).eval()) for c in configs]  # every unit, by hand
+    table.calibrate(configs[:2], measured=sums[:2])  # slope 1, intercept 0
+    bound = float(np.median(sums))
+    study = Study.create(tmp_path / "screened.db", supernet="tiny_elastic_cnn",
+                         objectives=["params", "macs"],
+                         metrics=["latency_table:latency_table:calibration=2"],
+                         constraints=[f"latency_table<={bound}"], strategy="random", seed=0)
+    study.optimize(5, progress=False)
+    results = study.results()
+    assert all(r.metrics["latency_table"] <= bound + 1e-9 for r in results if r.ok)
+    stored = LatencyTable(supernet, measure.latency, time_unit=hand_time)
+    assert stored.entries == table.entries  # the study timed nothing: all from the table
+    screened = [r for r in results if not r.ok]
+    if screened:
+        assert all(r.metrics["latency_table"] > bound and "params" not in r.metrics
+                   for r in screened)
