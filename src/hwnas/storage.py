@@ -204,14 +204,15 @@ def _json(value: Any) -> str:
 
 
 def claim_trial(storage: optuna.storages.BaseStorage, study_id: int, trial_id: int,
-                worker: str, limit: int | None = None) -> bool:
+                worker: str, limit: int | None = None,
+                counted: tuple = (optuna.trial.TrialState.COMPLETE,)) -> bool:
     """Switch a WAITING trial to RUNNING, record its ``worker`` and its first heartbeat, in
     one transaction; only while the study holds fewer than ``limit`` COMPLETE plus RUNNING
     trials (``None``: no limit). False if another worker took it first or the limit is
     reached. The count and the switch are one statement, so several workers never overshoot
     the study's total."""
     if not isinstance(storage, optuna.storages.RDBStorage):
-        return _claim_in_memory(storage, study_id, trial_id, worker, limit)
+        return _claim_in_memory(storage, study_id, trial_id, worker, limit, counted)
     import sqlalchemy
 
     models = _tables()
@@ -225,7 +226,7 @@ def claim_trial(storage: optuna.storages.BaseStorage, study_id: int, trial_id: i
         busy = (sqlalchemy.select(sqlalchemy.func.count())
                 .select_from(others)
                 .where(others.c.study_id == study_id,
-                       others.c.state.in_([optuna.trial.TrialState.COMPLETE,
+                       others.c.state.in_([*counted,  # PRUNED too with count_infeasible
                                            optuna.trial.TrialState.RUNNING])))
         counted = busy.subquery("counted")  # a derived table: MySQL reads its own table so
         condition.append(sqlalchemy.select(counted).scalar_subquery() < limit)
@@ -245,6 +246,91 @@ def claim_trial(storage: optuna.storages.BaseStorage, study_id: int, trial_id: i
     return True
 
 
+def add_trials(storage: optuna.storages.BaseStorage, study_id: int,
+               templates: list[optuna.trial.FrozenTrial]) -> None:
+    """Add WAITING trials (their params, distributions and user attributes) in one
+    transaction: a batch of proposals costs one commit, not one per trial and three queries
+    per parameter as ``create_new_trial`` does. Numbers follow Optuna's rule (how many
+    trials of the study came before)."""
+    if not isinstance(storage, optuna.storages.RDBStorage):
+        for template in templates:
+            storage.create_new_trial(study_id, template_trial=template)
+        return
+    import sqlalchemy
+    from optuna.distributions import distribution_to_json
+
+    models = _tables()
+    studies = models.StudyModel.__table__
+    trials = models.TrialModel.__table__
+    params = models.TrialParamModel.__table__
+    attrs = models.TrialUserAttributeModel.__table__
+    with storage.engine.begin() as connection:
+        locked = sqlalchemy.select(studies.c.study_id).where(studies.c.study_id == study_id)
+        if connection.dialect.name != "sqlite":
+            locked = locked.with_for_update()
+        connection.execute(locked)  # numbers are counted under this lock (SQLite: the write)
+        for template in templates:
+            if template.state != optuna.trial.TrialState.WAITING:
+                raise ValueError("add_trials adds WAITING trials only")
+            trial_id = connection.execute(trials.insert().values(
+                study_id=study_id, number=None, state=optuna.trial.TrialState.WAITING)
+            ).inserted_primary_key[0]
+            number = connection.execute(
+                sqlalchemy.select(sqlalchemy.func.count()).select_from(trials)
+                .where(trials.c.study_id == study_id, trials.c.trial_id < trial_id)).scalar_one()
+            connection.execute(trials.update().where(trials.c.trial_id == trial_id)
+                               .values(number=number))
+            if template.params:
+                connection.execute(params.insert(), [
+                    {"trial_id": trial_id, "param_name": name,
+                     "param_value": template.distributions[name].to_internal_repr(value),
+                     "distribution_json": distribution_to_json(template.distributions[name])}
+                    for name, value in template.params.items()])
+            if template.user_attrs:
+                connection.execute(attrs.insert(), [
+                    {"trial_id": trial_id, "key": key, "value_json": json.dumps(value)}
+                    for key, value in template.user_attrs.items()])
+
+
+def complete_trial(storage: optuna.storages.BaseStorage, trial_id: int,
+                   values: list[float], user_attrs: dict[str, Any]) -> bool:
+    """Write a RUNNING trial's user attributes and values and make it COMPLETE, in one
+    transaction; False (nothing written) if it is no longer RUNNING (another worker failed
+    it as stale meanwhile)."""
+    if not isinstance(storage, optuna.storages.RDBStorage):
+        try:
+            for key, value in user_attrs.items():
+                storage.set_trial_user_attr(trial_id, key, value)
+            return storage.set_trial_state_values(trial_id, optuna.trial.TrialState.COMPLETE,
+                                                  values)
+        except optuna.exceptions.UpdateFinishedTrialError:
+            return False
+    models = _tables()
+    trials = models.TrialModel.__table__
+    attrs = models.TrialUserAttributeModel.__table__
+    stored = models.TrialValueModel
+    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    with storage.engine.begin() as connection:
+        changed = connection.execute(
+            trials.update().where(trials.c.trial_id == trial_id,
+                                  trials.c.state == optuna.trial.TrialState.RUNNING)
+            .values(state=optuna.trial.TrialState.COMPLETE, datetime_complete=now))
+        if changed.rowcount != 1:
+            return False
+        connection.execute(attrs.delete().where(attrs.c.trial_id == trial_id,
+                                                attrs.c.key.in_(list(user_attrs))))
+        connection.execute(attrs.insert(), [
+            {"trial_id": trial_id, "key": key, "value_json": json.dumps(value)}
+            for key, value in user_attrs.items()])
+        rows = []
+        for objective, value in enumerate(values):
+            number, kind = stored.value_to_stored_repr(value)
+            rows.append({"trial_id": trial_id, "objective": objective, "value": number,
+                         "value_type": kind})
+        connection.execute(stored.__table__.insert(), rows)
+    return True
+
+
 def count_trials(storage: optuna.storages.BaseStorage, study_id: int,
                  states: tuple[optuna.trial.TrialState, ...]) -> int:
     """How many trials of the study are in ``states`` (one COUNT query on a database)."""
@@ -260,10 +346,11 @@ def count_trials(storage: optuna.storages.BaseStorage, study_id: int,
 
 
 def _claim_in_memory(storage: optuna.storages.BaseStorage, study_id: int, trial_id: int,
-                     worker: str, limit: int | None) -> bool:
+                     worker: str, limit: int | None,
+                     counted: tuple = (optuna.trial.TrialState.COMPLETE,)) -> bool:
     if limit is not None:
         busy = storage.get_all_trials(study_id, deepcopy=False, states=(
-            optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.RUNNING))
+            *counted, optuna.trial.TrialState.RUNNING))
         if len(busy) >= limit:
             return False
     if not storage.set_trial_state_values(trial_id, optuna.trial.TrialState.RUNNING):

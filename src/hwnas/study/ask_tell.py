@@ -35,7 +35,13 @@ from optuna.trial import FrozenTrial, TrialState
 from hwnas.results import Result
 from hwnas.screening import mark_feasibility, screened_violation, tell_screened
 from hwnas.space import Config
-from hwnas.storage import GRACE_PERIOD, claim_trial, compare_and_set, read_attr
+from hwnas.storage import (
+    GRACE_PERIOD,
+    claim_trial,
+    compare_and_set,
+    complete_trial,
+    read_attr,
+)
 from hwnas.strategies import STRATEGIES, Strategy, create_strategy
 from hwnas.strategies.base import bind_strategy
 from hwnas.study.loop import check_measured
@@ -118,13 +124,16 @@ class AskTell(TrialStore):
                        "spreads": {k: m.spread for k, m in figures.items()},
                        "evaluate_seconds": seconds}
         try:
-            self.storage.set_trial_user_attr(trial._trial_id, "measurement", measurement)
+            if problem or self.spec.constraints:
+                self.storage.set_trial_user_attr(trial._trial_id, "measurement", measurement)
             if problem:
                 self._fail(trial, problem)
             else:
                 mark_feasibility(self, trial, measurement["metrics"])
-                self.storage.set_trial_state_values(trial._trial_id, TrialState.COMPLETE,
-                                                    values)
+                if not complete_trial(self.storage, trial._trial_id, values,
+                                      {"measurement": measurement}):
+                    raise optuna.exceptions.UpdateFinishedTrialError(
+                        f"trial {trial.number} finished meanwhile")
                 self._any_complete = True
         except optuna.exceptions.UpdateFinishedTrialError:
             copy = self._claim_retry_copy(trial)  # failed as stale meanwhile: its queued copy
@@ -151,7 +160,7 @@ class AskTell(TrialStore):
             trial = self._claim_waiting_trial(limit)
             if trial is not None:
                 return Proposal.of(trial)
-            if limit is not None and self._count(TrialState.COMPLETE,
+            if limit is not None and self._count(*self._counted_states(),
                                                  TrialState.RUNNING) >= limit:
                 return FULL
             proposed = self._propose_batch()
@@ -210,10 +219,11 @@ class AskTell(TrialStore):
         """Queue one whole batch (a budget that ends mid-batch leaves the rest queued for the
         next run, so the proposals never depend on the budget). Proposals already in the
         study, pending ones included, are left out."""
-        fresh_results = [r for r in self.results() if r.number not in self._told]
+        live = self._live_trials()
+        fresh_results = [r for r in self.results(live) if r.number not in self._told]
         self._told.update(r.number for r in fresh_results)
         strategy.tell(fresh_results)
-        known_ids = self._known_ids()
+        known_ids = self._known_ids(live)
         start = time.perf_counter()
         configs = strategy.ask(strategy.batch_size)
         strategy_seconds = time.perf_counter() - start
@@ -225,9 +235,10 @@ class AskTell(TrialStore):
                 known_ids.add(arch_id)
                 fresh.append(self.spec.space.canonical(config))
         info = strategy.ask_info or None
-        for position, config in enumerate(fresh):
-            self._enqueue(config, batch, position, strategy_seconds / len(fresh),
-                          info if position == 0 else None)
+        self._enqueue_many([
+            self._waiting_template(config, batch, position, strategy_seconds / len(fresh),
+                                   info if position == 0 else None)
+            for position, config in enumerate(fresh)])
         self._waiting = []
         return len(fresh)
 

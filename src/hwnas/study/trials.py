@@ -29,7 +29,7 @@ from optuna.trial import FrozenTrial, TrialState, create_trial
 
 from hwnas.results import Result
 from hwnas.space import Config
-from hwnas.storage import WORKER_ATTR, claim_trial, count_trials
+from hwnas.storage import WORKER_ATTR, add_trials, claim_trial, count_trials
 from hwnas.study.params import GeneParams
 from hwnas.study_spec import StudySpec
 
@@ -88,14 +88,23 @@ class TrialStore:
     def _enqueue(self, config: Config, batch: int, position: int, strategy_seconds: float,
                  strategy_info: dict[str, Any] | None = None,
                  retry_of: int | None = None) -> None:
+        self._enqueue_many([self._waiting_template(config, batch, position, strategy_seconds,
+                                                   strategy_info, retry_of)])
+
+    def _waiting_template(self, config: Config, batch: int, position: int,
+                          strategy_seconds: float, strategy_info: dict[str, Any] | None = None,
+                          retry_of: int | None = None) -> FrozenTrial:
         extra: dict[str, Any] = {"strategy_info": strategy_info} if strategy_info else {}
         if retry_of is not None:
             extra["retry_of"] = retry_of
         proposal = self._proposal(config, batch, position, strategy_seconds, **extra)
         params, distributions = self._genes().of(config)
-        template = create_trial(state=TrialState.WAITING, user_attrs={"proposal": proposal},
-                                params=params, distributions=distributions)
-        self.storage.create_new_trial(self._study_id, template_trial=template)
+        return create_trial(state=TrialState.WAITING, user_attrs={"proposal": proposal},
+                            params=params, distributions=distributions)
+
+    def _enqueue_many(self, templates: list[FrozenTrial]) -> None:
+        """Queue WAITING trials in one transaction (:func:`hwnas.storage.add_trials`)."""
+        add_trials(self.storage, self._study_id, templates)
 
     def _genes(self) -> GeneParams:
         if self._gene_params is None:
@@ -115,10 +124,10 @@ class TrialStore:
             while self._waiting:
                 trial = self._waiting[0]
                 if claim_trial(self.storage, self._study_id, trial._trial_id, worker_id(),
-                               limit):
+                               limit, self._counted_states()):
                     self._waiting.pop(0)
                     return trial
-                if limit is not None and self._count(TrialState.COMPLETE,
+                if limit is not None and self._count(*self._counted_states(),
                                                      TrialState.RUNNING) >= limit:
                     return None
                 self._waiting.pop(0)
@@ -129,6 +138,13 @@ class TrialStore:
         if isinstance(self.storage, optuna.storages.RDBStorage):
             return self.storage.get_heartbeat_interval()
         return None
+
+    def _counted_states(self) -> tuple[TrialState, ...]:
+        """The states that count toward ``n_evaluations``: COMPLETE, and PRUNED (screened
+        by a cheap constraint, :mod:`hwnas.screening`) when the study counts those."""
+        if getattr(self.spec, "count_infeasible", False):
+            return (TrialState.COMPLETE, TrialState.PRUNED)
+        return (TrialState.COMPLETE,)
 
     def _count(self, *states: TrialState) -> int:
         return count_trials(self.storage, self._study_id, states)
@@ -193,8 +209,9 @@ class TrialStore:
         return [t for t in trials if "proposal" in t.user_attrs
                 and not t.user_attrs.get("requeued") and t.number not in retried]
 
-    def _known_ids(self) -> set[str]:
-        return {proposal_of(t)["arch_id"] for t in self._live_trials()}
+    def _known_ids(self, live: list[FrozenTrial] | None = None) -> set[str]:
+        return {proposal_of(t)["arch_id"]
+                for t in (self._live_trials() if live is None else live)}
 
     def _next_batch(self) -> int:
         batches = [proposal_of(t).get("batch", -1) for t in self._trials()]
@@ -226,10 +243,11 @@ class TrialStore:
         )
 
     # -- reading results ------------------------------------------------------------------------
-    def results(self) -> list[Result]:
+    def results(self, live: list[FrozenTrial] | None = None) -> list[Result]:
         """Every finished or failed evaluation (not the re-queued ones), in proposal order;
-        PRUNED: stopped by a cheap constraint (``Result.screened``, :mod:`hwnas.screening`)."""
-        trials = [t for t in self._live_trials()
+        PRUNED: stopped by a cheap constraint (``Result.screened``, :mod:`hwnas.screening`).
+        ``live``: the :meth:`_live_trials` already read (saves a read)."""
+        trials = [t for t in (self._live_trials() if live is None else live)
                   if t.state in (TrialState.COMPLETE, TrialState.FAIL, TrialState.PRUNED)]
         return [self._to_result(t) for t in sorted(trials, key=order_of)]
 
