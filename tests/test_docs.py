@@ -183,3 +183,22 @@ def test_help_does_not_import_torch():
                             timeout=120, env={**os.environ, "COLUMNS": "200"})
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == "NO TORCH"
+
+
+def test_reading_commands_do_not_import_torch(tmp_path):
+    from decision_studies import benchmark_studies
+
+    linas, _ = benchmark_studies(tmp_path, n_evaluations=12)
+    script = ("import sys\nfrom hwnas.cli import main\n"
+              "try:\n    main(sys.argv[1:])\nexcept SystemExit as stop:\n"
+              "    assert not stop.code, stop.code\n"
+              "print('TORCH' if 'torch' in sys.modules else 'NO TORCH')\n")
+    for command in (["show", "--study", str(linas)], ["show", "--study", str(linas), "--csv",
+                                                      str(tmp_path / "f.csv")],
+                    ["pick", str(linas), "--max", "latency=1000"],
+                    ["report", str(linas), "--output", str(tmp_path / "r.html")],
+                    ["info", str(linas)]):
+        result = subprocess.run([sys.executable, "-c", script, *command], capture_output=True,
+                                text=True, timeout=120, env={**os.environ, "COLUMNS": "200"})
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.strip().splitlines()[-1] == "NO TORCH", command

@@ -255,9 +255,9 @@ def show(
 ) -> None:
     """Print the Pareto front of a stored study, or one trial's config."""
     from hwnas.report import plot_front, write_front_csv
-    from hwnas.study import Study
+    from hwnas.report.reader import StoredStudy
 
-    loaded = Study.load(study)
+    loaded = StoredStudy.open(study)  # reading only: no torch
     if config is not None:
         typer.echo(json.dumps(loaded.result(config).config))
         return
@@ -396,9 +396,16 @@ def info(
 ) -> None:
     """Print a search space: each dimension's type, allowed values and condition; its size."""
     from hwnas.report import space_table
-    from hwnas.workflow import space_of
+    from hwnas.report.reader import is_study_file
 
-    title, space = space_of(name)
+    if is_study_file(name):  # reading a study needs no torch
+        from hwnas.report.reader import StoredStudy
+
+        title, space = f"study {name}", StoredStudy.open(name).spec.space
+    else:
+        from hwnas.workflow import space_of
+
+        title, space = space_of(name)
     console.print(space_table(space, title))
     console.print(f"{space.size():,} sub-networks", highlight=False)
 
@@ -474,9 +481,9 @@ def pick(
     say that none does and name the closest. Exits 2 when none does."""
     from hwnas.pick import bounds, describe_pick
     from hwnas.pick import pick as pick_best
-    from hwnas.study import Study
+    from hwnas.report.reader import StoredStudy
 
-    loaded = Study.load(study)
+    loaded = StoredStudy.open(study)  # reading only: no torch
     found = pick_best(loaded, bounds(maximum, minimum, constraint), by=by)
     if json_output:
         typer.echo(json.dumps(found.to_dict()))

@@ -54,9 +54,11 @@ def front_table(study: Study, results: Sequence[Result] | None = None,
     table = Table(title=f"Pareto front: {len(results)} sub-networks")
     table.add_column("trial", justify="right")
     table.add_column("arch id")
-    from hwnas.quantization import describe_policy  # a quantized study: "7/9 int8"
+    policies: dict[int, str | None] = {r.number: None for r in results}
+    if study.spec.evaluation.transform is not None:  # a quantized study: "7/9 int8"
+        from hwnas.quantization import describe_policy
 
-    policies = {r.number: describe_policy(study.spec.space, r.config) for r in results}
+        policies = {r.number: describe_policy(study.spec.space, r.config) for r in results}
     show_policy = any(p is not None for p in policies.values())
     if show_policy:
         table.add_column("policy")

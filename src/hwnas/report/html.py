@@ -97,9 +97,9 @@ def _labels(locations: Sequence[str]) -> list[str]:
 
 
 def _load(studies: Sequence[Study | str | Path]) -> list[Study]:
-    from hwnas.study import Study
+    from hwnas.report.reader import read_study
 
-    return [s if isinstance(s, Study) else Study.load(s) for s in studies]
+    return [read_study(s) for s in studies]
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[tuple[str, float | None]]],

@@ -190,7 +190,11 @@ class Analysis:
         timestamps; ``frame.attrs["units"]`` maps each key to its unit."""
         import pandas as pd
 
-        from hwnas.quantization import describe_policy
+        def describe_policy(space: Any, config: Any) -> str | None:
+            return None
+
+        if self.spec.evaluation.transform is not None:  # only a quantized study has one
+            from hwnas.quantization import describe_policy
 
         keys = self.spec.keys
         rows = []
