@@ -8,7 +8,8 @@ Each configuration (in-process, 1 Ray worker, 2 Ray workers; one torch thread pe
 runs ``--repeats`` times; throughput is measured between the first and the last result
 (so Ray's start and the actors' first build are left out), reported as the median with
 min and max. The driver's overhead is the time ``optimize`` spends outside waiting for
-workers (asking, proposing, telling, storage), per evaluation, over the evaluation time.
+workers (asking, proposing, telling, storage), per evaluation after the first result, over
+the evaluation time (``..._with_start``: counting the first ask's start-up too).
 
 Targets (issue 16): 2 workers >= 1.7x one worker on 2 cores; driver overhead < 5% of the
 evaluation time. The machine (CPU, flags, load average before and after) is recorded:
@@ -48,19 +49,27 @@ def one_run(folder: Path, name: str, workers: int | None, evaluations: int,
                          objectives=["accuracy", "latency"], metrics=["macs", "params"],
                          strategy="random", seed=seed)
     stamps: list[float] = []
+    driver_at: list[float] = []
+
+    def stamp(result: Any) -> None:
+        stamps.append(time.perf_counter())
+        driver_at.append(study.seconds["driver"])
+
     executor = InProcess() if workers is None else RayExecutor(workers)
     start = time.perf_counter()
-    study.optimize(evaluations, progress=False, executor=executor,
-                   callback=lambda result: stamps.append(time.perf_counter()))
+    study.optimize(evaluations, progress=False, executor=executor, callback=stamp)
     wall = time.perf_counter() - start
     finished = len(study.finished())
     evaluate = study.seconds["evaluate"] / max(finished, 1)
     driver = study.seconds["driver"] / max(finished, 1)
+    steady = (driver_at[-1] - driver_at[0]) / (len(driver_at) - 1)  # after the first result
     return {"name": name, "workers": workers or 0, "seed": seed, "evaluations": finished,
             "wall_s": round(wall, 3),
             "evals_per_s": (len(stamps) - 1) / (stamps[-1] - stamps[0]),
             "evaluate_s_per_eval": evaluate, "driver_s_per_eval": driver,
-            "driver_overhead_fraction": driver / evaluate}
+            "driver_s_per_eval_steady": steady,
+            "driver_overhead_fraction": steady / evaluate,
+            "driver_overhead_fraction_with_start": driver / evaluate}
 
 
 def summary(runs: list[dict[str, Any]], key: str) -> dict[str, float]:
@@ -118,6 +127,9 @@ def main() -> None:
         "throughput": throughput,
         "driver_overhead": {name: summary(group, "driver_overhead_fraction")
                             for name, group in by_name.items()},
+        "driver_overhead_with_start": {
+            name: summary(group, "driver_overhead_fraction_with_start")
+            for name, group in by_name.items()},
         "targets": {"speedup_2": SPEEDUP_TARGET, "speedup_2_met": speedup >= SPEEDUP_TARGET,
                     "driver_overhead_fraction": OVERHEAD_TARGET,
                     "driver_overhead_met": overhead["median"] < OVERHEAD_TARGET},
