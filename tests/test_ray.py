@@ -165,3 +165,17 @@ def test_a_killed_ray_driver_loses_nothing_and_a_new_start_completes(tmp_path):
     assert all(after[number].values == values for number, values in before.items())
     assert all(after[number].user_attrs.get("requeued") is True for number in in_flight)
     assert not [t for t in after.values() if t.state == TrialState.RUNNING]
+
+
+@pytest.mark.slow
+def test_scaling_benchmark_quick_writes_its_figures(tmp_path):
+    out = tmp_path / "scaling.json"
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "scaling.py"
+    done = subprocess.run([sys.executable, str(script), "--quick", "--out", str(out)],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    figures = json.loads(out.read_text())
+    assert set(figures["workers"]) == {"1", "2"} and figures["speedup_2"] > 0
+    assert 0 <= figures["driver_overhead_fraction"] < 1
+    assert figures["machine"]["load_average_before"] and figures["machine"]["cpu"]
+    assert {r["name"] for r in figures["runs"]} == {"in_process", "ray_1", "ray_2"}
