@@ -309,3 +309,20 @@ def test_ask_and_tell_by_hand_share_the_study_with_optimize(tmp_path):
     assert len(finished) == 9 and len({r.arch_id for r in finished}) == 9
     failed = study.tell(study.ask(), error=RuntimeError("board unplugged"))
     assert failed.error == "RuntimeError: board unplugged" and not failed.ok
+
+
+def test_create_with_exist_ok_joins_the_same_study_and_refuses_another(tmp_path):
+    path = tmp_path / "s.db"
+    first = make_study(path)
+    first.optimize(4, progress=False)
+    space = synthetic_space()
+    joined = Study.create(path, space=space, objectives=["accuracy", "latency"],
+                          metrics=["macs"], strategy="nsga2",
+                          strategy_options={"population_size": 10},
+                          evaluator=synthetic_evaluator(space), seed=3, exist_ok=True)
+    assert [r.arch_id for r in joined.finished()] == [r.arch_id for r in first.finished()]
+    with pytest.raises(StudyError, match="other settings"):
+        Study.create(path, space=space, objectives=["accuracy", "latency"], metrics=["macs"],
+                     strategy="nsga2", strategy_options={"population_size": 10},
+                     evaluator=synthetic_evaluator(space), seed=4, exist_ok=True)
+    assert not list(tmp_path.glob(".*creating*"))

@@ -79,6 +79,18 @@ def _creation_interrupted(location: str | Path) -> bool:
             and not storage.get_all_trials(study_id, deepcopy=False))
 
 
+def _close_sqlite(storage: optuna.storages.BaseStorage) -> None:
+    """Fold the write-ahead log into the database file and close every connection, so the
+    file alone holds the study (before it is published under its name)."""
+    if isinstance(storage, optuna.storages.RDBStorage):
+        import sqlalchemy
+
+        with storage.engine.connect() as connection:
+            connection.execute(sqlalchemy.text("PRAGMA wal_checkpoint(TRUNCATE)"))
+        storage.scoped_session.remove()
+        storage.engine.dispose()
+
+
 class Study(AskTell, Analysis):
     """A stored search. Create with :meth:`create`, reopen with :meth:`load`; measure with
     :meth:`optimize` or your own loop over :meth:`ask` and :meth:`tell`."""
@@ -208,29 +220,32 @@ class Study(AskTell, Analysis):
             path.parent.mkdir(parents=True, exist_ok=True)
             build_at = path.with_name(f".{path.name}.{os.getpid()}.creating")
             remove_sqlite(Path(build_at))
-        storage = open_storage(build_at, **beats)
         try:
-            optuna_study = optuna.create_study(storage=storage, study_name=STUDY_NAME,
-                                               directions=spec.directions)
-        except optuna.exceptions.DuplicatedStudyError:
-            if exist_ok:
-                return joined()
-            raise StudyError(f"{str(location)!r} already holds an hwnas study") from None
-        study_id = storage.get_study_id_from_name(STUDY_NAME)
-        storage.set_study_user_attr(study_id, "hwnas", spec.to_dict())
-        with warnings.catch_warnings():  # named objectives in optuna-dashboard
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            optuna_study.set_metric_names(list(spec.objective_keys))
-        if path is not None:
-            if isinstance(storage, optuna.storages.RDBStorage):
-                storage.engine.dispose()
-            if not publish_sqlite(Path(build_at), path):
+            storage = open_storage(build_at, **beats)
+            try:
+                optuna_study = optuna.create_study(storage=storage, study_name=STUDY_NAME,
+                                                   directions=spec.directions)
+            except optuna.exceptions.DuplicatedStudyError:
                 if exist_ok:
                     return joined()
-                raise StudyError(f"study {str(path)!r} was created by another process at the "
-                                 "same moment; resume it with `hwnas search --study "
-                                 f"{path}` (Study.load)")
-            storage = open_storage(location, **beats)
+                raise StudyError(f"{str(location)!r} already holds an hwnas study") from None
+            study_id = storage.get_study_id_from_name(STUDY_NAME)
+            storage.set_study_user_attr(study_id, "hwnas", spec.to_dict())
+            with warnings.catch_warnings():  # named objectives in optuna-dashboard
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                optuna_study.set_metric_names(list(spec.objective_keys))
+            if path is not None:
+                _close_sqlite(storage)
+                if not publish_sqlite(Path(build_at), path):
+                    if exist_ok:
+                        return joined()
+                    raise StudyError(f"study {str(path)!r} was created by another process at "
+                                     "the same moment; resume it with `hwnas search --study "
+                                     f"{path}` (Study.load)")
+                storage = open_storage(location, **beats)
+        finally:
+            if path is not None:
+                remove_sqlite(Path(build_at))
         return cls(str(location), storage, spec, created.evaluator, strategy_object, given)
 
     @classmethod
