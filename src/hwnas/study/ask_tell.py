@@ -79,6 +79,7 @@ class AskTell(TrialStore):
     _bound: bool = False
     _told: set[int]
     _any_complete: bool | None = None
+    _nothing_new_at: int | None = None
 
     # -- public -----------------------------------------------------------------------------
     def ask(self, n_evaluations: int | None = None) -> Proposal | None:
@@ -163,10 +164,14 @@ class AskTell(TrialStore):
             if limit is not None and self._count(*self._counted_states(),
                                                  TrialState.RUNNING) >= limit:
                 return FULL
+            evaluated = self._count(TrialState.COMPLETE, TrialState.FAIL, TrialState.PRUNED)
+            if self._nothing_new_at == evaluated and self._count(TrialState.RUNNING):
+                return BUSY  # the strategy had nothing new; ask it again once more is known
             proposed = self._propose_batch()
             if proposed is None:
                 return BUSY
             if proposed == 0:
+                self._nothing_new_at = evaluated
                 if self._count(TrialState.RUNNING, TrialState.WAITING):
                     return BUSY
                 return SPENT
