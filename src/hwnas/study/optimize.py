@@ -14,8 +14,6 @@ import warnings
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from optuna.trial import TrialState
-
 from hwnas.errors import EvaluationError
 from hwnas.progress import progress_bar
 from hwnas.results import Result
@@ -45,7 +43,7 @@ def run_loop(study: Study, n_evaluations: int, executor: Executor, policy: Failu
         try:
             while True:
                 start = time.perf_counter()
-                complete = study._count(TrialState.COMPLETE)
+                complete = study._count(*study._counted_states())
                 bar.update(completed=min(complete, n_evaluations))
                 why = FULL
                 while len(in_flight) < executor.capacity:
@@ -70,7 +68,7 @@ def run_loop(study: Study, n_evaluations: int, executor: Executor, policy: Failu
                                   f"{complete} evaluations: the search space is spent",
                                   stacklevel=3)
                     return
-                if why == FULL and study._count(TrialState.COMPLETE) >= n_evaluations:
+                if why == FULL and study._count(*study._counted_states()) >= n_evaluations:
                     return
                 time.sleep(POLL_SECONDS if why == FULL else POLL_SECONDS / 4)  # BUSY, or FULL
                 # with trials running elsewhere: one of them may fail and need measuring again
@@ -81,7 +79,7 @@ def run_loop(study: Study, n_evaluations: int, executor: Executor, policy: Failu
                 study._fail(proposal.trial, message, requeue=True)
             raise
         finally:
-            bar.update(completed=min(study._count(TrialState.COMPLETE), n_evaluations))
+            bar.update(completed=min(study._count(*study._counted_states()), n_evaluations))
 
 
 def _record(study: Study, outcome: Outcome, policy: FailurePolicy,
