@@ -385,7 +385,7 @@ def print_report(data: dict[str, Any]) -> None:
                       f"{str(row['evals_to_98']):>5} "
                       f"{str(row['evals_to_98_unconstrained_then_filter']):>5} "
                       f"{row['screened_per_run']:8.0f}")
-    print("\ntargets at 10% feasible (linas), worst first:")
+    print(f"\ntargets at 10% feasible ({data['headline_method']}), worst first:")
     for check in data["targets"]:
         print(f"  {check['task']:8} {check['level']:12} infeasible "
               f"{check['infeasible_measurement_fraction']} (<0.10: "
