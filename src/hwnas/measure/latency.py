@@ -195,7 +195,7 @@ class LatencyMeasure(Measure):
     """Milliseconds per forward pass of a batch of ``batch_size`` on this CPU, by torch
     eager or ONNX Runtime (``provider``: its execution provider) with ``threads`` intra-op
     threads; ``method`` as described in :mod:`hwnas.measure.latency`. ``timer`` (not a
-    stored setting) replaces ``time.perf_counter``, e.g. with a fake clock in tests."""
+    stored setting) replaces the clock, e.g. with a fake one in tests."""
 
     name, unit, direction = "latency", "ms", "minimize"
 
@@ -226,10 +226,10 @@ class LatencyMeasure(Measure):
                                      f"{['auto', *CLOCKS]}")
         if not 0 < percentile <= 50:
             raise InvalidConfigError(f"percentile must be in (0, 50] (a low percentile of the "
-                                     f"samples, e.g. 25), got {percentile}")
+                                     f"samples, e.g. 5), got {percentile}")
         if not max_uncertainty > 0:
-            raise InvalidConfigError(f"max_uncertainty must be > 0 (a fraction of the median, "
-                                     f"e.g. 0.05), got {max_uncertainty}")
+            raise InvalidConfigError(f"max_uncertainty must be > 0 (a fraction of the figure, "
+                                     f"e.g. 0.1), got {max_uncertainty}")
         if provider != CPU_PROVIDER and backend != "onnxruntime":
             raise InvalidConfigError(f"provider={provider!r} applies to the onnxruntime "
                                      "backend only; give backend=onnxruntime")
