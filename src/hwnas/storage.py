@@ -331,6 +331,45 @@ def complete_trial(storage: optuna.storages.BaseStorage, trial_id: int,
     return True
 
 
+def waiting_trials(storage: optuna.storages.BaseStorage, study_id: int,
+                   attr: str = "proposal") -> list[optuna.trial.FrozenTrial]:
+    """The study's WAITING trials with only the user attribute ``attr`` read (one query:
+    Optuna's ``get_all_trials`` loads every attribute and parameter through the ORM, which
+    costs far more than claiming a trial)."""
+    if not isinstance(storage, optuna.storages.RDBStorage):
+        return storage.get_all_trials(study_id, deepcopy=False,
+                                      states=(optuna.trial.TrialState.WAITING,))
+    import sqlalchemy
+
+    models = _tables()
+    trials = models.TrialModel.__table__
+    attrs = models.TrialUserAttributeModel.__table__
+    query = (sqlalchemy.select(trials.c.trial_id, trials.c.number, attrs.c.value_json)
+             .select_from(trials.outerjoin(attrs, sqlalchemy.and_(
+                 attrs.c.trial_id == trials.c.trial_id, attrs.c.key == attr)))
+             .where(trials.c.study_id == study_id,
+                    trials.c.state == optuna.trial.TrialState.WAITING))
+    with storage.engine.connect() as connection:
+        rows = connection.execute(query).all()
+    return [optuna.trial.FrozenTrial(
+        number=number, state=optuna.trial.TrialState.WAITING, value=None,
+        datetime_start=None, datetime_complete=None, params={}, distributions={},
+        user_attrs={attr: json.loads(value)} if value is not None else {}, system_attrs={},
+        intermediate_values={}, trial_id=trial_id) for trial_id, number, value in rows]
+
+
+def trial_states(storage: optuna.storages.RDBStorage,
+                 study_id: int) -> list[tuple[int, optuna.trial.TrialState]]:
+    """``(trial_id, state)`` of every trial of the study, in creation order (one query)."""
+    import sqlalchemy
+
+    trials = _tables().TrialModel.__table__
+    with storage.engine.connect() as connection:
+        return [tuple(row) for row in connection.execute(
+            sqlalchemy.select(trials.c.trial_id, trials.c.state)
+            .where(trials.c.study_id == study_id).order_by(trials.c.trial_id)).all()]
+
+
 def count_trials(storage: optuna.storages.BaseStorage, study_id: int,
                  states: tuple[optuna.trial.TrialState, ...]) -> int:
     """How many trials of the study are in ``states`` (one COUNT query on a database)."""

@@ -29,7 +29,14 @@ from optuna.trial import FrozenTrial, TrialState, create_trial
 
 from hwnas.results import Result
 from hwnas.space import Config
-from hwnas.storage import WORKER_ATTR, add_trials, claim_trial, count_trials
+from hwnas.storage import (
+    WORKER_ATTR,
+    add_trials,
+    claim_trial,
+    count_trials,
+    trial_states,
+    waiting_trials,
+)
 from hwnas.study.params import GeneParams
 from hwnas.study_spec import StudySpec
 
@@ -78,6 +85,7 @@ class TrialStore:
     _gene_params: GeneParams | None = None
     _optuna_study: optuna.Study | None = None
     _stale_checked: float = 0.0
+    _trial_cache: dict[int, FrozenTrial] | None = None
 
     def _proposal(self, config: Config, batch: int, position: int,
                   strategy_seconds: float = 0.0, **extra: Any) -> dict[str, Any]:
@@ -118,9 +126,8 @@ class TrialStore:
         is left without an owner; one another worker took first is skipped."""
         for _ in range(2):
             if not self._waiting:
-                waiting = self.storage.get_all_trials(self._study_id, deepcopy=False,
-                                                      states=(TrialState.WAITING,))
-                self._waiting = sorted(waiting, key=order_of)
+                self._waiting = sorted(waiting_trials(self.storage, self._study_id),
+                                       key=order_of)
             while self._waiting:
                 trial = self._waiting[0]
                 if claim_trial(self.storage, self._study_id, trial._trial_id, worker_id(),
@@ -218,7 +225,25 @@ class TrialStore:
         return max(batches, default=-1) + 1
 
     def _trials(self) -> list[FrozenTrial]:
-        return self.storage.get_all_trials(self._study_id, deepcopy=False)
+        """Every trial of the study. A finished trial never changes (Optuna refuses to
+        update one), so on database storage it is read once and kept: each call reads the
+        trials' states, then only the new and the unfinished trials."""
+        if not isinstance(self.storage, optuna.storages.RDBStorage):
+            return self.storage.get_all_trials(self._study_id, deepcopy=False)
+        if self._trial_cache is None:
+            self._trial_cache = {}
+        cache = self._trial_cache
+        rows = trial_states(self.storage, self._study_id)
+        stale = [trial_id for trial_id, state in rows
+                 if trial_id not in cache or not state.is_finished()
+                 or cache[trial_id].state != state]
+        if len(stale) > max(16, len(rows) // 4):
+            for trial in self.storage.get_all_trials(self._study_id, deepcopy=False):
+                cache[trial._trial_id] = trial
+        else:
+            for trial_id in stale:
+                cache[trial_id] = self.storage.get_trial(trial_id)
+        return [cache[trial_id] for trial_id, _ in rows if trial_id in cache]
 
     @staticmethod
     def _to_result(trial: FrozenTrial, values: Sequence[float] | None = None,
