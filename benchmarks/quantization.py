@@ -256,7 +256,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="1 seed, tiny budget, 1 epoch")
     parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--budget", type=int, default=32, help="evaluations per search")
+    parser.add_argument("--budget", type=int, default=160, help="evaluations per search")
     parser.add_argument("--epochs", type=int, default=None, help="default: per task")
     parser.add_argument("--tasks", default="digits,mnist1d")
     parser.add_argument("--strategy", default="nsga2", choices=sorted(STRATEGY_OPTIONS),
