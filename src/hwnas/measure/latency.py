@@ -276,7 +276,7 @@ class LatencyMeasure(Measure):
         model: nn.Module = artifact.eval()
         return lambda: io.forward(model, batch)
 
-    def _reference(self, context: MeasureContext) -> tuple[Callable[[], Any], float] | None:
+    def reference(self, context: MeasureContext) -> tuple[Callable[[], Any], float] | None:
         """The reference network's runner and stored latency for ``context``'s
         super-network (None without one that can extract its smallest sub-network)."""
         supernet = context.supernet
@@ -316,7 +316,7 @@ class LatencyMeasure(Measure):
             if self.method == "median":
                 return time_callable(run, self.warmup, self.repeats, self.min_sample_ms,
                                      self.timer)
-            reference = self._reference(context)
+            reference = self.reference(context)
             return time_robust(
                 run, reference[0] if reference else None, reference[1] if reference else None,
                 warmup=self.warmup, repeats=self.repeats,

@@ -43,6 +43,8 @@ from hwnas.supernets import io
 from hwnas.threads import CPU_PROVIDER
 
 TABLES_FOLDER = "latency_tables"
+#: units are timed against the reference network too when it takes at most this long
+UNIT_REFERENCE_MS = 2.0
 _SIZE_TYPES = (bool, int, float, str, type(None))
 
 
@@ -186,8 +188,9 @@ class LatencyTable:
         self.calibration: dict[str, list] = {"sums": [], "measured": []}
         self.measured_units = 0
         self._time_unit = time_unit or self._measure_unit
-        # whole sub-networks are timed against the reference network (a stable scale);
-        # units, often far smaller than it, on their own (the calibration maps the scale)
+        # whole sub-networks are timed against the reference network (a stable scale), and
+        # units too while it is cheap (UNIT_REFERENCE_MS); else units are timed on their
+        # own (the calibration maps the scale)
         self._context = MeasureContext(io.example_inputs(supernet, 1), supernet=supernet)
         self._unit_context = MeasureContext(io.example_inputs(supernet, 1))
         if store and self.path.is_file():
@@ -239,7 +242,9 @@ class LatencyTable:
         else:
             def run() -> Any:
                 return unit.module(*unit.args, **unit.kwargs)
-        return measure.time(run, self._unit_context).value
+        reference = measure.reference(self._context) if measure.method == "robust" else None
+        cheap = reference is not None and reference[1] <= UNIT_REFERENCE_MS
+        return measure.time(run, self._context if cheap else self._unit_context).value
 
     def _module(self, config: dict) -> nn.Module:
         return self.supernet.extract(config).eval()
