@@ -2,7 +2,7 @@
 
 The space is cut into ``levels`` nested sub-networks from the smallest to the largest:
 level ``k`` takes, in every ordered dimension, the value at the fraction ``k / (levels-1)``
-of its values (so each level contains the one below it; an unordered dimension keeps its
+of its values, halves rounded to even (so each level contains the one below it; an unordered dimension keeps its
 first value). Each step trains ``n_subnets`` consecutive levels of the fixed cycle
 largest -> smallest on the labels (cross-entropy each, gradients summed into one step).
 """
@@ -23,7 +23,7 @@ def nested_configs(space: SearchSpace, levels: int) -> list[Config]:
     >>> from hwnas.space import Choice
     >>> space = SearchSpace([Choice("depth", (1, 2, 3)), Choice("width", (4, 8))])
     >>> nested_configs(space, 3)
-    [{'depth': 1, 'width': 4}, {'depth': 2, 'width': 8}, {'depth': 3, 'width': 8}]
+    [{'depth': 1, 'width': 4}, {'depth': 2, 'width': 4}, {'depth': 3, 'width': 8}]
     """
     configs: list[Config] = []
     for level in range(levels):
