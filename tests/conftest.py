@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 import optuna
@@ -11,6 +12,9 @@ import pytest
 import torch
 
 torch.set_num_threads(1)
+# per-target files (reference latencies, latency tables) go to a folder of this run, never
+# to the user's ~/.cache/hwnas; subprocesses inherit it
+os.environ["HWNAS_CACHE_DIR"] = tempfile.mkdtemp(prefix="hwnas-test-cache-")
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 BYO = Path(__file__).resolve().parent / "byo"

@@ -192,6 +192,8 @@ def search(
     ray_address: Annotated[str | None, typer.Option(
         help="Join this Ray cluster (auto, ray://host:10001) instead of starting one.")
     ] = None,
+    threads: Annotated[int | None, typer.Option(
+        help="A new study's thread budget for every evaluation stage (default 1).")] = None,
 ) -> None:
     """Search a super-network; on an existing study, resume it (the options given must
     match the study's)."""
@@ -211,7 +213,7 @@ def search(
                             progress=progress, quantization=quantization,
                             constraints=constraint or None,
                             count_infeasible=True if count_infeasible else None,
-                            workers=workers, ray_address=ray_address)
+                            workers=workers, ray_address=ray_address, threads=threads)
     except KeyboardInterrupt:
         console.print(f"interrupted; finished evaluations are kept in {study}; "
                       "run the same command again to resume")

@@ -74,6 +74,7 @@ KEYS: dict[str, Key] = {
     "count_infeasible": Key("bool", "count_infeasible", "infeasible evaluations count "
                                                         "towards n_evaluations"),
     "workers": Key("int", "workers", "evaluation workers"),
+    "threads": Key("int", "threads", "thread budget of every evaluation stage"),
     "ray_address": Key("text", "ray_address", "Ray cluster to join instead of starting one"),
     "reference_point": Key("numbers", "reference_point", "hypervolume reference point, "
                                                          "objective key -> value"),

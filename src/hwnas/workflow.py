@@ -186,7 +186,8 @@ def run_search(study_path: str | Path, *, checkpoint: str | Path | None = None,
                reference_point: dict[str, float] | None = None,
                constraints: Sequence[Any] | None = None,
                count_infeasible: bool | None = None,
-               workers: int | None = None, ray_address: str | None = None) -> Study:
+               workers: int | None = None, ray_address: str | None = None,
+               threads: int | None = None) -> Study:
     """Search a trained super-network (``checkpoint``) or an untrained one (``supernet``,
     e.g. for latency only), or resume the study at ``study_path`` if it exists: then every
     argument given must match what the study was created with (``None``: not given).
@@ -204,7 +205,9 @@ def run_search(study_path: str | Path, *, checkpoint: str | Path | None = None,
     Several processes may run this on one study at once (started together on a new study,
     or joining one): the first creates it, the others join, and together they stop at
     ``n_evaluations``. ``workers=N`` measures N sub-networks at once on Ray workers (a local
-    Ray runtime, or the cluster at ``ray_address``); needs the ``ray`` extra."""
+    Ray runtime, or the cluster at ``ray_address``); needs the ``ray`` extra.
+
+    ``threads``: a new study's thread budget for every evaluation stage (default 1)."""
     path = sqlite_path(study_path)
     resuming = (path is not None and path.exists() and not overwrite
                 and not _creation_interrupted(study_path))
@@ -214,6 +217,10 @@ def run_search(study_path: str | Path, *, checkpoint: str | Path | None = None,
                      dataset=dataset, objectives=objectives, metrics=metrics,
                      strategy=strategy, strategy_options=strategy_options, seed=seed,
                      constraints=constraints, count_infeasible=count_infeasible)
+        if threads is not None and threads != study.spec.evaluation.threads:
+            raise StudyError(f"study {study.location!r} was created with threads "
+                             f"{study.spec.evaluation.threads}, not {threads}; to resume it, "
+                             "leave that option out; to start a new study, pass --overwrite")
         if quantization and study.spec.evaluation.transform is None:
             raise StudyError(f"study {study.location!r} searches the architecture only; to "
                              "search the quantization policy too, start a new study "
@@ -237,7 +244,7 @@ def run_search(study_path: str | Path, *, checkpoint: str | Path | None = None,
             metrics=metrics if metrics is not None else default_metrics, transform=transform,
             strategy=strategy or "nsga2", strategy_options=strategy_options,
             seed=seed if seed is not None else 0, overwrite=overwrite,
-            exist_ok=not overwrite,
+            exist_ok=not overwrite, threads=threads if threads is not None else 1,
             constraints=constraints or (), count_infeasible=bool(count_infeasible),
             reference_point=_reference_list(
                 reference_point, objectives if objectives is not None else default_objectives),

@@ -124,6 +124,9 @@ class AskTell(TrialStore):
         measurement = {"metrics": {k: m.value for k, m in figures.items()},
                        "spreads": {k: m.spread for k, m in figures.items()},
                        "evaluate_seconds": seconds}
+        noisy = {k: m.quality for k, m in figures.items() if m.quality != "ok"}
+        if noisy:
+            measurement["quality"] = noisy
         try:
             if problem or self.spec.constraints:
                 self.storage.set_trial_user_attr(trial._trial_id, "measurement", measurement)

@@ -127,6 +127,7 @@ class Study(AskTell, Analysis):
         split_seed: int | None = None,
         recalibrate: Recalibrate | None = DEFAULT_RECALIBRATION,
         transform: Transform | None = None,
+        threads: int = 1,
         strategy: str | Strategy = "nsga2",
         strategy_options: dict[str, Any] | None = None,
         reference_point: Sequence[float] | None = None,
@@ -153,7 +154,9 @@ class Study(AskTell, Analysis):
         objects or text ``KEY[:KIND[:K=V,...]]``. ``constraints`` bound any of those keys
         (``"latency@b1<=2.0"``, ``"params<=1e6"``; :mod:`hwnas.screening`: cheap figures are
         measured first, a proposal they rule out is stored unmeasured and counts toward
-        ``n_evaluations`` only with ``count_infeasible``).
+        ``n_evaluations`` only with ``count_infeasible``). ``threads`` is the thread budget
+        of every evaluation stage (recalibration, accuracy, transform, latency unless its
+        own ``threads`` setting says otherwise), stored with the study.
 
         Creation is atomic: an SQLite study is built in a temporary file and appears whole.
         ``exist_ok`` joins a study that exists (or that another process creates at the same
@@ -169,7 +172,7 @@ class Study(AskTell, Analysis):
             checkpoint=checkpoint, supernet=supernet, supernet_options=supernet_options,
             benchmark=benchmark, evaluator=evaluator, data=data, dataset=dataset,
             dataset_options=dataset_options, split_seed=split_seed, recalibrate=recalibrate,
-            transform=transform,
+            transform=transform, threads=threads,
         )
         if isinstance(strategy, Strategy):
             strategy_name, strategy_object = type(strategy).__name__, strategy
@@ -356,3 +359,6 @@ class Study(AskTell, Analysis):
             self.requeue_failed()
         self._bound = False
         run_loop(self, n_evaluations, executor, policy, progress=progress, callback=callback)
+        from hwnas.measure.noise import after_search
+
+        after_search(self)  # record the latency targets; warn if too noisy to rank

@@ -2,9 +2,10 @@
 
 The space is cut into ``levels`` nested sub-networks from the smallest to the largest:
 level ``k`` takes, in every ordered dimension, the value at the fraction ``k / (levels-1)``
-of its values, halves rounded to even (so each level contains the one below it; an unordered dimension keeps its
-first value). Each step trains ``n_subnets`` consecutive levels of the fixed cycle
-largest -> smallest on the labels (cross-entropy each, gradients summed into one step).
+of its values, halves rounded to even (so each level contains the one below it; an
+unordered dimension keeps its first value). Each step trains ``n_subnets`` consecutive
+levels of the fixed cycle largest -> smallest on the labels (cross-entropy each, gradients
+summed into one step).
 """
 
 from __future__ import annotations
