@@ -160,7 +160,7 @@ def time_robust(run: Callable[[], Any], reference: Callable[[], Any] | None,
 
 
 # -- the reference network's latency, measured once per target -----------------------------------
-_REFERENCE_CACHE: dict[str, float] = {}
+_REFERENCE_CACHE: dict[tuple[str, str], float] = {}
 REFERENCE_FILE = "reference_latency.json"
 
 
@@ -168,9 +168,10 @@ def reference_latency_ms(key: str, measure_reference: Callable[[], float]) -> fl
     """The stored latency of the reference network of target ``key`` (in this process,
     else in ``cache_dir()/reference_latency.json``), measured by ``measure_reference`` on
     first need. One file lock serialises workers, so they all share one scale."""
-    if key in _REFERENCE_CACHE:
-        return _REFERENCE_CACHE[key]
     folder = cache_dir()
+    cached = (str(folder), key)  # a process that moves its cache folder reads the new one
+    if cached in _REFERENCE_CACHE:
+        return _REFERENCE_CACHE[cached]
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / REFERENCE_FILE
     with open(folder / (REFERENCE_FILE + ".lock"), "w") as lock:
@@ -187,8 +188,8 @@ def reference_latency_ms(key: str, measure_reference: Callable[[], float]) -> fl
             temporary = path.with_suffix(f".{os.getpid()}.tmp")
             temporary.write_text(json.dumps(stored, indent=1, sort_keys=True))
             os.replace(temporary, path)
-    _REFERENCE_CACHE[key] = float(stored[key]["ms"])
-    return _REFERENCE_CACHE[key]
+    _REFERENCE_CACHE[cached] = float(stored[key]["ms"])
+    return _REFERENCE_CACHE[cached]
 
 
 class LatencyMeasure(Measure):
