@@ -105,6 +105,15 @@ def session_accuracy(session: Any, x: Any, y: torch.Tensor, batch_size: int = 51
     return float((session_predictions(session, x, batch_size, supernet) == y).sum()) / count
 
 
+def _onnx_bytes(artifact: Any, context: MeasureContext) -> bytes:
+    """The ONNX bytes of an ``onnx`` artifact, or of a module handed over directly."""
+    if isinstance(artifact, nn.Module):
+        from hwnas.measure.onnx import export_onnx
+
+        return export_onnx(artifact, context.example_inputs)
+    return artifact
+
+
 class OnnxSizeMeasure(Measure):
     """Bytes of the ONNX model as measured (after any transform: the quantized file)."""
 
@@ -115,11 +124,7 @@ class OnnxSizeMeasure(Measure):
         return "onnx"
 
     def __call__(self, artifact: Any, context: MeasureContext) -> Measurement:
-        if isinstance(artifact, nn.Module):
-            from hwnas.measure.onnx import export_onnx
-
-            artifact = export_onnx(artifact, context.example_inputs)
-        return Measurement(float(len(artifact)))
+        return Measurement(float(len(_onnx_bytes(artifact, context))))
 
 
 class Int8LayersMeasure(Measure):
@@ -136,11 +141,7 @@ class Int8LayersMeasure(Measure):
         from hwnas.errors import require
         from hwnas.quantization.mapping import quantized_nodes
 
-        if isinstance(artifact, nn.Module):
-            from hwnas.measure.onnx import export_onnx
-
-            artifact = export_onnx(artifact, context.example_inputs)
-        model = require("onnx", "onnx").load_from_string(artifact)
+        model = require("onnx", "onnx").load_from_string(_onnx_bytes(artifact, context))
         return Measurement(float(len(quantized_nodes(model))))
 
 

@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from hwnas.errors import StudyError
-from hwnas.storage import check_study_file, open_storage, sqlite_path
+from hwnas.storage import check_study_file, sqlite_path
 from hwnas.study.analysis import Analysis
-from hwnas.study.trials import STUDY_NAME, TrialStore
+from hwnas.study.trials import STUDY_NAME, TrialStore, open_stored
 from hwnas.study_spec import StudySpec
 
 
@@ -31,14 +31,7 @@ class StoredStudy(TrialStore, Analysis):
     @classmethod
     def open(cls, location: str | Path) -> StoredStudy:
         """Open the study at ``location`` (a path or a storage URL) for reading."""
-        check_study_file(location)
-        storage = open_storage(location, heartbeat_interval=None, grace_period=None)
-        try:
-            study_id = storage.get_study_id_from_name(STUDY_NAME)
-        except KeyError:
-            raise StudyError(f"{str(location)!r} holds no hwnas study") from None
-        spec = StudySpec.from_dict(storage.get_study_user_attrs(study_id).get("hwnas"),
-                                   str(location))
+        storage, spec = open_stored(location)
         return cls(str(location), storage, spec)
 
     @property

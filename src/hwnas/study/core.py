@@ -55,7 +55,7 @@ from hwnas.study.analysis import Analysis
 from hwnas.study.ask_tell import AskTell
 from hwnas.study.executors import Executor, InProcess
 from hwnas.study.loop import FailurePolicy
-from hwnas.study.trials import STUDY_NAME
+from hwnas.study.trials import STUDY_NAME, open_stored
 from hwnas.study_spec import StudySpec
 
 DEFAULT_METRICS = ("macs", "params", "model_size")
@@ -259,15 +259,8 @@ class Study(AskTell, Analysis):
         """Reopen a stored study. ``supernet``/``evaluator``/``data`` are needed only to
         measure on when the study was created from objects in memory (its data is checked
         against the stored fingerprint); a checkpoint is checked against its sha256."""
-        check_study_file(location)
-        storage = open_storage(location, heartbeat_interval=heartbeat_interval,
-                               grace_period=grace_period)
-        try:
-            study_id = storage.get_study_id_from_name(STUDY_NAME)
-        except KeyError:
-            raise StudyError(f"{str(location)!r} holds no hwnas study") from None
-        spec = StudySpec.from_dict(storage.get_study_user_attrs(study_id).get("hwnas"),
-                                   str(location))
+        storage, spec = open_stored(location, heartbeat_interval=heartbeat_interval,
+                                    grace_period=grace_period)
         given = {"supernet": supernet, "evaluator": evaluator, "data": data}
         return cls(str(location), storage, spec, None, strategy, given)
 

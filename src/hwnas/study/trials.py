@@ -32,8 +32,10 @@ from hwnas.space import Config
 from hwnas.storage import (
     WORKER_ATTR,
     add_trials,
+    check_study_file,
     claim_trial,
     count_trials,
+    open_storage,
     trial_states,
     waiting_trials,
 )
@@ -41,6 +43,23 @@ from hwnas.study.params import GeneParams
 from hwnas.study_spec import StudySpec
 
 STUDY_NAME = "hwnas"
+
+
+def open_stored(location: Any, *, heartbeat_interval: int | None = None,
+                grace_period: int | None = None) -> tuple[Any, StudySpec]:
+    """The storage of the hwnas study at ``location`` (a path or a storage URL) and its
+    spec; one clear error if it holds none."""
+    from hwnas.errors import StudyError
+
+    check_study_file(location)
+    storage = open_storage(location, heartbeat_interval=heartbeat_interval,
+                           grace_period=grace_period)
+    try:
+        study_id = storage.get_study_id_from_name(STUDY_NAME)
+    except KeyError:
+        raise StudyError(f"{str(location)!r} holds no hwnas study") from None
+    return storage, StudySpec.from_dict(storage.get_study_user_attrs(study_id).get("hwnas"),
+                                        str(location))
 
 
 def worker_id() -> str:
