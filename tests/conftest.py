@@ -44,3 +44,19 @@ def byo_path(monkeypatch: pytest.MonkeyPatch) -> Path:
     yield BYO
     for name in [n for n in sys.modules if n == "byo_elastic" or n.startswith("byo_elastic.")]:
         del sys.modules[name]
+
+
+@pytest.fixture
+def one_torch_thread():
+    """torch at one intra-op thread for the test, restored after it."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def target_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A folder of this test for per-target files (``HWNAS_CACHE_DIR``)."""
+    monkeypatch.setenv("HWNAS_CACHE_DIR", str(tmp_path / "cache"))
+    return tmp_path / "cache"

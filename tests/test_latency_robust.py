@@ -25,11 +25,8 @@ from hwnas.measure.noise import (
 )
 from hwnas.supernets import create_supernet
 
-
-@pytest.fixture(autouse=True)
-def cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("HWNAS_CACHE_DIR", str(tmp_path / "cache"))
-    return tmp_path / "cache"
+# per-target files (reference latencies, tables) in a folder of each test
+pytestmark = pytest.mark.usefixtures("target_cache")
 
 
 class FakeClock:
@@ -100,16 +97,16 @@ def test_the_measure_flags_noise_through_an_injected_timer():
     assert figure.value == pytest.approx(2.0)
 
 
-def test_the_reference_latency_is_stored_once_per_target(cache):
+def test_the_reference_latency_is_stored_once_per_target(target_cache):
     supernet = create_supernet("tiny_elastic_cnn").eval()
     module = supernet.extract(supernet.space.largest()).eval()
     context = MeasureContext(supernet.example_input(1), supernet=supernet)
     first = LatencyMeasure(repeats=3, warmup=0, max_rounds=1)(module, context)
     assert first.value > 0 and first.quality in ("ok", "noisy")
-    stored = json.loads((cache / REFERENCE_FILE).read_text())
+    stored = json.loads((target_cache / REFERENCE_FILE).read_text())
     assert len(stored) == 1
     LatencyMeasure(repeats=3, warmup=0, max_rounds=1, batch_size=2)(module, context)
-    assert len(json.loads((cache / REFERENCE_FILE).read_text())) == 2  # another target
+    assert len(json.loads((target_cache / REFERENCE_FILE).read_text())) == 2  # another target
 
 
 def test_settings_are_checked_and_stored():

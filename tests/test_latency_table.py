@@ -19,11 +19,8 @@ from hwnas.measure.latency_table import (
 )
 from hwnas.supernets import create_supernet
 
-
-@pytest.fixture(autouse=True)
-def cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("HWNAS_CACHE_DIR", str(tmp_path / "cache"))
-    return tmp_path / "cache"
+# per-target files (reference latencies, tables) in a folder of each test
+pytestmark = pytest.mark.usefixtures("target_cache")
 
 
 def hand_time(unit) -> float:
@@ -47,7 +44,7 @@ def test_units_are_the_children_called_with_their_inputs_and_keyed_by_structure(
     assert unit_signature(units[2].module, (torch.randn(2, 4, 16, 16),)) != signatures[2]
 
 
-def test_a_prediction_sums_the_hand_timed_units_then_corrects(cache):
+def test_a_prediction_sums_the_hand_timed_units_then_corrects(target_cache):
     supernet = create_supernet("tiny_elastic_cnn").eval()
     table = LatencyTable(supernet, LatencyMeasure(), time_unit=hand_time)
     module = supernet.extract(supernet.space.largest()).eval()
@@ -70,12 +67,12 @@ def test_a_prediction_sums_the_hand_timed_units_then_corrects(cache):
     assert table.predict_config(supernet.space.largest()) == pytest.approx(2.0 * expected + 0.5)
 
 
-def test_tables_are_stored_by_target_and_rebuilt_when_it_changes(cache):
+def test_tables_are_stored_by_target_and_rebuilt_when_it_changes(target_cache):
     supernet = create_supernet("tiny_elastic_cnn").eval()
     table = LatencyTable(supernet, LatencyMeasure(), time_unit=hand_time)
     config = supernet.space.largest()
     table.calibrate([config, supernet.space.smallest()], measured=[1.0, 0.5])
-    assert table.path.is_file() and table.path.parent.parent == cache
+    assert table.path.is_file() and table.path.parent.parent == target_cache
 
     again = LatencyTable(supernet, LatencyMeasure(), time_unit=hand_time)
     assert again.key == table.key and again.entries == table.entries and again.calibrated
@@ -90,7 +87,7 @@ def test_tables_are_stored_by_target_and_rebuilt_when_it_changes(cache):
     assert LatencyTable(other_space, LatencyMeasure(), time_unit=hand_time).key != table.key
 
 
-def test_the_cheap_measure_uses_the_stored_table(cache):
+def test_the_cheap_measure_uses_the_stored_table(target_cache):
     supernet = create_supernet("tiny_elastic_cnn").eval()
     measure = create_measure("latency_table", {"calibration": 2})
     assert isinstance(measure, LatencyTableMeasure) and measure.cost == "cheap"
@@ -105,7 +102,7 @@ def test_the_cheap_measure_uses_the_stored_table(cache):
         measure(module, MeasureContext(supernet.example_input(1)))
 
 
-def test_units_of_other_families_are_found(cache):
+def test_units_of_other_families_are_found(target_cache):
     for name in ("tiny_elastic_transformer", "tiny_ofa_mobilenet_v3", "tiny_ofa_resnet50"):
         supernet = create_supernet(name).eval()
         table = LatencyTable(supernet, LatencyMeasure(), time_unit=hand_time, store=False)
@@ -115,7 +112,7 @@ def test_units_of_other_families_are_found(cache):
         assert table.summed(module) == pytest.approx(sum(hand_time(u) for u in units))
 
 
-def test_the_table_screens_sub_networks_before_anything_expensive(cache, tmp_path):
+def test_the_table_screens_sub_networks_before_anything_expensive(target_cache, tmp_path):
     from hwnas import Study
 
     supernet = create_supernet("tiny_elastic_cnn").eval()

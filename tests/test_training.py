@@ -15,14 +15,8 @@ from hwnas.measure.prepare import recalibrate_batchnorm
 from hwnas.supernets import create_supernet
 from hwnas.training import TrainReport, distillation_loss, train_sandwich
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny networks train several times faster on one thread, above all on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+# tiny networks train several times faster on one thread, above all on a busy machine
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
