@@ -136,10 +136,13 @@ def remeasure_noisy_front(study: Any, objectives: Sequence[str] | None = None,
     return done
 
 
-def apply_remeasured(study: Any, results: Sequence[Result]) -> list[Result]:
+def apply_remeasured(study: Any, results: Sequence[Result],
+                     stored: dict[str, Any] | None = None) -> list[Result]:
     """``results`` with the re-measured figures of :func:`remeasure_noisy_front` in place
-    (objective values too)."""
-    stored = study.storage.get_study_user_attrs(study._study_id).get(REMEASURED_ATTR, {})
+    (objective values too); ``stored``: the study's ``remeasured`` attribute if already
+    read."""
+    if stored is None:
+        stored = study.storage.get_study_user_attrs(study._study_id).get(REMEASURED_ATTR, {})
     if not stored:
         return list(results)
     keys = study.spec.objective_keys

@@ -81,10 +81,11 @@ class Analysis:
         the end of a search) replace the first measurement."""
         constraints = self.spec.constraints
         finished = self.finished()
-        if self.storage.get_study_user_attrs(self._study_id).get("remeasured"):
+        remeasured = self.storage.get_study_user_attrs(self._study_id).get("remeasured")
+        if remeasured:
             from hwnas.measure.noise import apply_remeasured
 
-            finished = apply_remeasured(self, finished)
+            finished = apply_remeasured(self, finished, remeasured)
         return [r for r in finished if is_feasible(constraints, r.metrics)]
 
     def infeasible_counts(self) -> dict[str, int]:
