@@ -113,3 +113,19 @@ def test_an_unknown_suffix_is_refused_with_the_formats(tmp_path):
     with pytest.raises(InvalidConfigError, match=".pt2, .onnx, .pt"):
         write_module(module, example_inputs(supernet, 1), tmp_path / "sub.tflite")
     assert not (tmp_path / "sub.tflite").exists()
+
+
+@pytest.mark.parametrize("mask", [0o022, 0o077])
+def test_checkpoints_and_exports_get_the_umask_and_no_temporary_file(tmp_path, mask):
+    from hwnas.supernets import save_checkpoint
+
+    supernet, module = _sub_network()
+    previous = os.umask(mask)
+    try:
+        written = [save_checkpoint(supernet, tmp_path / "c.pt", "elastic_cnn", {}),
+                   write_module(module, example_inputs(supernet, 1), tmp_path / "sub.onnx")]
+    finally:
+        os.umask(previous)
+    for path in written:
+        assert path.stat().st_mode & 0o777 == 0o666 & ~mask
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.pt", "sub.onnx"]

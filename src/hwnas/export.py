@@ -21,8 +21,6 @@ model: :func:`write_transformed` writes that one.
 from __future__ import annotations
 
 import io
-import os
-import tempfile
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
@@ -32,6 +30,7 @@ import torch
 from torch import nn
 
 from hwnas.errors import InvalidConfigError
+from hwnas.files import atomic_write
 from hwnas.supernets.io import Inputs, batch_of
 
 FORMATS = (".pt2", ".onnx", ".pt")
@@ -72,12 +71,7 @@ def write_transformed(pipeline: Any, config: dict[str, Any], out: str | Path) ->
 
 
 def _write_atomically(payload: bytes, out: Path) -> None:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=out.parent, suffix=".tmp")
-    with os.fdopen(handle, "wb") as file:
-        file.write(payload)
-    os.chmod(temporary, 0o644)
-    os.replace(temporary, out)
+    atomic_write(out, lambda stream: stream.write(payload))
 
 
 def onnx_bytes(module: nn.Module, example_inputs: Inputs, dynamic_batch: bool = True) -> bytes:

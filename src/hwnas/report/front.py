@@ -3,13 +3,13 @@ table. Columns are the study's keys; units come from the measures."""
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rich.table import Table
+
+from hwnas.files import atomic_write
 
 if TYPE_CHECKING:
     from hwnas.results import Result
@@ -101,7 +101,7 @@ def write_front_csv(study: Study, path: str | Path,
     frame = study.to_dataframe()
     front_numbers = {r.number for r in study.pareto_front(objectives)}
     frame = frame[frame["number"].isin(front_numbers)]
-    return _atomic_write(Path(path), lambda handle: frame.to_csv(handle, index=False), "w")
+    return atomic_write(Path(path), lambda handle: frame.to_csv(handle, index=False), "w")
 
 
 def plot_title(study: Study, y: str, x: str) -> str:
@@ -163,30 +163,6 @@ def plot_front(study: Study, path: str | Path, x: str | None = None,
     axes.grid(alpha=0.3)
     axes.legend(fontsize=8)
     figure.tight_layout()
-    result = _atomic_write(Path(path), lambda handle: figure.savefig(handle, format="png"), "wb")
+    result = atomic_write(Path(path), lambda handle: figure.savefig(handle, format="png"), "wb")
     plt.close(figure)
     return result
-
-
-def current_umask() -> int:
-    """The process's umask (read by setting it and putting it back)."""
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-def _atomic_write(path: Path, write, mode: str) -> Path:  # noqa: ANN001 - a small callback
-    """Write through a temporary file in the same folder, then rename over ``path``; the
-    file gets the permissions a plain ``open`` would give (0666 less the umask)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    os.close(handle)
-    try:
-        with open(temporary, mode) as stream:
-            write(stream)
-        os.chmod(temporary, 0o666 & ~current_umask())  # mkstemp makes it 0600
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-    return path

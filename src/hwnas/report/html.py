@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hwnas.errors import InvalidConfigError, require
+from hwnas.files import atomic_write
 from hwnas.report.figures import (
     COLORS,
     Labelled,
@@ -34,7 +35,6 @@ from hwnas.report.figures import (
     predictor_figure,
     scale_of,
 )
-from hwnas.report.front import _atomic_write
 from hwnas.report.machine import describe_machine, machine_facts, recorded_machines
 
 if TYPE_CHECKING:
@@ -326,4 +326,4 @@ def write_report(studies: Sequence[Study | str | Path], out: str | Path, *,
     """Write the report of ``studies`` (paths or :class:`Study` objects) to ``out`` (written
     to a temporary name and renamed); returns its path."""
     page = render_report(studies, labels=labels, title=title)
-    return _atomic_write(Path(out), lambda handle: handle.write(page), "w")
+    return atomic_write(Path(out), lambda handle: handle.write(page), "w")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -12,6 +10,7 @@ import torch
 from torch import nn
 
 from hwnas.errors import CheckpointError
+from hwnas.files import atomic_write
 from hwnas.space import Config, SearchSpace
 
 
@@ -106,15 +105,9 @@ def forward_active(stages: nn.ModuleList, x: torch.Tensor) -> torch.Tensor:
 def save_checkpoint(supernet: nn.Module, path: str | Path, name: str,
                     options: dict[str, Any], metadata: dict[str, Any] | None = None) -> Path:
     """Write the weights with what is needed to rebuild the super-network (atomically)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     payload = {"format": "hwnas-supernet/1", "name": name, "options": options,
                "state_dict": supernet.state_dict(), "metadata": metadata or {}}
-    handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    os.close(handle)
-    torch.save(payload, temporary)
-    os.replace(temporary, path)
-    return path
+    return atomic_write(path, lambda stream: torch.save(payload, stream))
 
 
 def read_checkpoint(path: str | Path) -> dict[str, Any]:
