@@ -20,51 +20,24 @@ import hashlib
 import json
 import os
 import platform
-from functools import lru_cache
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-#: CPU flags that change how fast a network runs (vector and matrix units)
-NOTABLE_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile", "amx_int8",
-                 "fma", "neon", "asimd", "sve")
+from hwnas.machine import cpu_model_and_flags, load_average, notable_flags, package_version
+
 PACKAGES = ("torch", "onnxruntime", "numpy")
 CACHE_ENV = "HWNAS_CACHE_DIR"
-
-
-@lru_cache(maxsize=1)
-def _cpu() -> tuple[str, tuple[str, ...]]:
-    model, flags, named = platform.processor() or platform.machine(), (), False
-    try:
-        with open("/proc/cpuinfo") as handle:
-            for line in handle:
-                name, _, value = line.partition(":")
-                name = name.strip()
-                if name == "model name" and value.strip() and not named:
-                    model, named = value.strip(), True
-                elif name in ("flags", "Features") and not flags:
-                    flags = tuple(sorted(value.split()))
-    except OSError:
-        pass
-    return model, flags
-
-
-def _version(package: str) -> str:
-    try:
-        return metadata.version(package)
-    except metadata.PackageNotFoundError:
-        return "not installed"
 
 
 def machine_description() -> dict[str, Any]:
     """This machine as it matters for latency: CPU model, notable flags, a digest of all
     flags, logical CPUs, OS kind and library versions (no host name, no load)."""
-    model, flags = _cpu()
-    return {"cpu": model, "cpu_flags": [f for f in NOTABLE_FLAGS if f in flags],
+    model, flags = cpu_model_and_flags()
+    return {"cpu": model, "cpu_flags": notable_flags(),
             "cpu_flags_sha": hashlib.sha256(" ".join(flags).encode()).hexdigest()[:12],
             "logical_cpus": os.cpu_count(), "system": platform.system(),
             "machine": platform.machine(), "python": platform.python_version(),
-            "packages": {p: _version(p) for p in PACKAGES}}
+            "packages": {p: package_version(p) for p in PACKAGES}}
 
 
 def describe_target(backend: str, threads: int, batch_size: int,
@@ -86,20 +59,10 @@ def target_key(description: dict[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def load_average() -> list[float] | None:
-    """The 1, 5 and 15 minute load averages (None where the OS has none)."""
-    try:
-        return [round(v, 2) for v in os.getloadavg()]
-    except OSError:
-        return None
-
-
 def cache_dir() -> Path:
     """Where per-target files are kept: ``$HWNAS_CACHE_DIR``, else ``~/.cache/hwnas``."""
     configured = os.environ.get(CACHE_ENV)
     return Path(configured) if configured else Path.home() / ".cache" / "hwnas"
-
-
 
 
 TARGETS_ATTR = "latency_targets"

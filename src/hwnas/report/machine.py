@@ -10,57 +10,27 @@ from __future__ import annotations
 import os
 import platform
 import socket
-from importlib import metadata
 from typing import Any
 
+from hwnas.machine import cpu_model_and_flags, load_average, notable_flags, package_version
+
 MACHINES_ATTR = "machines"
-#: CPU flags that change how fast a network runs (vector and matrix units)
-NOTABLE_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile", "amx_int8",
-                 "fma", "neon", "asimd")
 PACKAGES = ("hwnas", "torch", "onnxruntime", "optuna", "numpy")
 
 
-def _cpu_model_and_flags() -> tuple[str, list[str]]:
-    model, flags = platform.processor() or platform.machine(), []
-    try:
-        with open("/proc/cpuinfo") as handle:
-            for line in handle:
-                name, _, value = line.partition(":")
-                name = name.strip()
-                if name == "model name" and value.strip():
-                    model = value.strip()
-                elif name in ("flags", "Features") and not flags:
-                    present = set(value.split())
-                    flags = [f for f in NOTABLE_FLAGS if f in present]
-    except OSError:
-        pass
-    return model, flags
-
-
 def package_versions() -> dict[str, str]:
-    """Installed versions of the packages the figures depend on (read from metadata, so
-    nothing is imported)."""
-    versions = {}
-    for name in PACKAGES:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = "not installed"
-    return versions
+    """Installed versions of the packages the figures depend on (nothing is imported)."""
+    return {name: package_version(name) for name in PACKAGES}
 
 
 def machine_facts() -> dict[str, Any]:
     """This machine: host, CPU model and notable flags, logical CPUs, OS, Python, package
     versions and the load average when asked."""
-    model, flags = _cpu_model_and_flags()
-    try:
-        load = [round(v, 2) for v in os.getloadavg()]
-    except OSError:
-        load = []
-    return {"host": socket.gethostname(), "cpu": model, "cpu_flags": flags,
+    return {"host": socket.gethostname(), "cpu": cpu_model_and_flags()[0],
+            "cpu_flags": notable_flags(),
             "logical_cpus": os.cpu_count(), "os": platform.platform(),
             "python": platform.python_version(), "packages": package_versions(),
-            "load_average": load}
+            "load_average": load_average() or []}
 
 
 def record_machine(study: Any) -> None:
