@@ -120,3 +120,11 @@ def test_an_active_sub_network_runs_only_its_layers_and_slices():
     supernet.activate(supernet.space.smallest())
     assert count_macs(supernet, inputs) < full / 5
     assert len(supernet.layers) == 2  # the encoder's layer list is whole again after a pass
+
+
+def test_the_state_dict_holds_each_weight_once_under_the_models_keys():
+    supernet = create_supernet("tiny_hf_model")
+    keys = list(supernet.state_dict())
+    assert keys and all(key.startswith("model.") for key in keys)
+    plain = {f"model.{key}" for key in supernet.model.state_dict()}
+    assert set(keys) == plain

@@ -72,7 +72,10 @@ class ElasticHFModel(nn.Module):
         self.model = model
         self.config = model.config
         self.sequence_length = sequence_length
-        self.layers, self._linears = self._discover()
+        layers, self._linears = self._discover()
+        # a plain attribute, not a submodule: the layers' weights are in the state dict once,
+        # under the model's own keys
+        object.__setattr__(self, "layers", layers)
         total_heads = int(self.config.num_attention_heads)
         self.head_dim = self._linears[0][0].out_features // total_heads
         intermediate = self._linears[0][4].out_features
