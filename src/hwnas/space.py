@@ -15,6 +15,10 @@ while ``config["block"]`` is one of those values; any parent). An inactive gene 
 change the sub-network, so :meth:`SearchSpace.arch_id` masks it and two configs that differ
 only there are the same sub-network.
 
+Alike dimensions of one kind may share a *group* (``Categorical(..., group="quant")``, the
+per-layer precision genes): nothing changes for sampling, variation or ids; a starting
+design spreads each row's share of a value over the group (:mod:`hwnas.strategies.design`).
+
 >>> space = SearchSpace([
 ...     Choice("depth", (1, 2)),
 ...     Choice("width.0", (8, 16)),
@@ -59,6 +63,10 @@ class _Dimension:
     name: str
     values: tuple[Any, ...]
     active_if: Condition | None = None
+    group: str | None = None
+    """Dimensions of one group are alike switches of one kind (the per-layer precision genes
+    of a quantization policy, say): a starting design spreads, row by row, the share of each
+    value over the group (:mod:`hwnas.strategies.design`). ``None``: no group."""
 
     ordered: ClassVar[bool]
     kind: ClassVar[str]
@@ -84,6 +92,11 @@ class _Dimension:
             )
         object.__setattr__(self, "values", values)
         object.__setattr__(self, "active_if", _condition(self.name, self.active_if))
+        if self.group is not None and (not isinstance(self.group, str) or not self.group):
+            raise InvalidConfigError(
+                f"dimension {self.name!r}: group must be a non-empty string or None, "
+                f"got {self.group!r}"
+            )
 
     @functools.cached_property
     def _positions(self) -> dict[Any, int]:
@@ -109,8 +122,9 @@ class _Dimension:
             parent, rule = self.active_if
             condition = ({"parent": parent, "in": sorted(rule, key=_sort_key)}
                          if isinstance(rule, frozenset) else {"parent": parent, "at_least": rule})
-        return {"name": self.name, "type": self.kind, "values": list(self.values),
+        data = {"name": self.name, "type": self.kind, "values": list(self.values),
                 "active_if": condition}
+        return data if self.group is None else {**data, "group": self.group}
 
 
 @dataclass(frozen=True)
@@ -167,6 +181,31 @@ class SearchSpace:
         for dim in self.dims:
             if dim.active_if is not None:
                 self._check_condition(dim)
+        self._check_groups()
+
+    def _check_groups(self) -> None:
+        """The dimensions of one group take the same values, so a share of a value means
+        the same thing in each."""
+        first: dict[str, Dimension] = {}
+        for dim in self.dims:
+            if dim.group is None:
+                continue
+            other = first.setdefault(dim.group, dim)
+            if (other.values, other.ordered) != (dim.values, dim.ordered):
+                raise InvalidConfigError(
+                    f"dimensions {other.name!r} and {dim.name!r} are both in group "
+                    f"{dim.group!r} but differ in kind or values ({list(other.values)} vs "
+                    f"{list(dim.values)}); a group holds alike dimensions only"
+                )
+
+    @property
+    def groups(self) -> dict[str, list[int]]:
+        """Column indices of the dimensions of each group, by group name (in order)."""
+        columns: dict[str, list[int]] = {}
+        for i, dim in enumerate(self.dims):
+            if dim.group is not None:
+                columns.setdefault(dim.group, []).append(i)
+        return columns
 
     def _check_condition(self, dim: Dimension) -> None:
         parent_name, rule = dim.active_if
@@ -416,7 +455,8 @@ class SearchSpace:
     # -- persistence -----------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         """``{"dims": [{"name", "type", "values", "active_if"}]}``, JSON-ready; ``active_if``
-        is ``None``, ``{"parent", "at_least"}`` or ``{"parent", "in": [...]}``."""
+        is ``None``, ``{"parent", "at_least"}`` or ``{"parent", "in": [...]}``; ``"group"``
+        appears only on a dimension that has one."""
         return {"dims": [d.to_dict() for d in self.dims]}
 
     @classmethod
@@ -441,7 +481,8 @@ def _dim_from_dict(data: dict[str, Any]) -> Dimension:
         condition = (condition["parent"], rule)
     elif condition:
         condition = tuple(condition)
-    return _KINDS[kind](data["name"], tuple(data["values"]), condition or None)
+    return _KINDS[kind](data["name"], tuple(data["values"]), condition or None,
+                        data.get("group"))
 
 
 def _condition(name: str, condition: Any) -> Condition | None:

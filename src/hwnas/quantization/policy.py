@@ -7,6 +7,11 @@ with the values ``fp32`` and ``int8``. The layers are found by running the super
 gene keeps it (a condition on the depth gene), so two configs that differ only in the genes
 of removed layers are the same network (the same ``arch_id``).
 
+The genes form one group (``group="quant"``): a starting design draws a policy's share of
+INT8 layers from an even spread (all-INT8, mostly INT8, mixed, all-fp32) rather than each
+layer on its own, which would make nearly every starting policy about half INT8
+(:func:`hwnas.strategies.design.spread_groups`).
+
 >>> from hwnas.supernets import create_supernet
 >>> net = create_supernet("tiny_elastic_cnn")
 >>> space = policy_space(net)
@@ -14,6 +19,8 @@ of removed layers are the same network (the same ``arch_id``).
 ['quant.stem.0', 'quant.stages.0.0.conv', 'quant.stages.0.1.conv']
 >>> space["quant.stages.0.1.conv"].active_if
 ('stage0.depth', 2)
+>>> sorted(space.groups) == [GROUP]
+True
 >>> config = {**net.space.largest(), **{g: "int8" for g in policy_genes(space)}}
 >>> describe_policy(space, config)
 '6/6 int8'
@@ -34,6 +41,8 @@ from hwnas.space import Categorical, Condition, Config, SearchSpace
 from hwnas.supernets import io
 
 GENE_PREFIX = "quant."
+GROUP = "quant"
+"""The group of the policy genes (:attr:`hwnas.space.SearchSpace.groups`)."""
 FP32, INT8 = "fp32", "int8"
 PRECISIONS = (FP32, INT8)
 QUANTIZABLE = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear)
@@ -159,7 +168,7 @@ def policy_space(supernet: Any, layers: Sequence[PolicyLayer] | None = None) -> 
             "layer, so there is nothing to quantize per layer; search it without --quantization"
         )
     dims = list(supernet.space.dims)
-    dims += [Categorical(layer.gene, PRECISIONS, layer.active_if) for layer in layers]
+    dims += [Categorical(layer.gene, PRECISIONS, layer.active_if, GROUP) for layer in layers]
     return SearchSpace(dims)
 
 
@@ -179,6 +188,6 @@ def describe_policy(space: SearchSpace, config: Config) -> str | None:
     return f"{int8}/{len(active)} int8"
 
 
-__all__ = ["FP32", "GENE_PREFIX", "INT8", "PRECISIONS", "QUANTIZABLE", "PolicyLayer",
+__all__ = ["FP32", "GENE_PREFIX", "GROUP", "INT8", "PRECISIONS", "QUANTIZABLE", "PolicyLayer",
            "active_policy", "describe_policy", "gene_name", "is_policy_gene", "layer_calls",
            "policy_genes", "policy_layers", "policy_space", "split_config", "supernet_calls"]

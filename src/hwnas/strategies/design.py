@@ -6,6 +6,14 @@ dimensions have no ends. The rest is space-filling: every value of every dimensi
 equally often (a gene that a condition switches off does not count), and of a few such
 balanced designs the one whose closest pair of rows differs in the most genes.
 
+A *group* of alike dimensions (``group=`` on the dimensions; the per-layer precision genes
+of a quantization policy) is drawn row by row instead of gene by gene
+(:func:`spread_groups`): each row gets a dominant value and a share of the group's active
+genes that take it, the shares spread evenly from "its share of a uniform draw" to "all of
+them". Drawn gene by gene, the number of INT8 layers of a row would be binomial (with 11
+layers, all-INT8 once in 2,048 rows); spread, every count is about equally common, so the
+pure policies, each objective's likely extreme, are in the design.
+
 >>> from hwnas.space import Categorical, Choice, SearchSpace
 >>> space = SearchSpace([Categorical("op", ("conv", "pool", "skip")), Choice("w", (8, 16))])
 >>> rows = balanced_design(space, 6, np.random.default_rng(0))
@@ -45,7 +53,8 @@ def starting_design(space: SearchSpace, n: int, rng: np.random.Generator) -> np.
     dimensions first (if the space has any), then a maximin balanced design."""
     if n <= 0:
         return np.zeros((0, len(space)), dtype=np.int64)
-    candidates = [balanced_design(space, n, rng) for _ in range(CANDIDATE_DESIGNS)]
+    candidates = [spread_groups(space, balanced_design(space, n, rng), rng)
+                  for _ in range(CANDIDATE_DESIGNS)]
     design = max(candidates, key=lambda rows: _closest_pair(space, rows))
     ordered = np.flatnonzero(space.ordered & (space.cardinalities > 1))
     if len(ordered):
@@ -54,6 +63,50 @@ def starting_design(space: SearchSpace, n: int, rng: np.random.Generator) -> np.
         ends[1, ordered] = 0
         design = np.concatenate([ends, design])[:n] if n > 1 else ends[:1]
     return space.canonical_indices(design)
+
+
+def spread_groups(space: SearchSpace, rows: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """``rows`` with the genes of each group (:attr:`SearchSpace.groups`) redrawn: row ``r``
+    gets a dominant value (each value in turn) and a level ``t`` (per value, evenly spaced
+    from 0 to 1, in random order); ``round(s * m)`` of its ``m`` active group genes, with
+    ``s = 1/k + (1 - 1/k) t`` for ``k`` values, take the dominant value, the rest another
+    value drawn uniformly. Each gene stays uniform over its values on average.
+
+    >>> from hwnas.space import Categorical, SearchSpace
+    >>> space = SearchSpace([Categorical(f"q{i}", ("fp32", "int8"), group="q") for i in range(8)])
+    >>> rows = spread_groups(space, np.zeros((18, 8), dtype=np.int64), np.random.default_rng(0))
+    >>> sorted(set(rows.sum(axis=1).tolist()))  # INT8 layers per row: every count, 0 to 8
+    [0, 1, 2, 3, 4, 5, 6, 7, 8]
+    """
+    rows = np.array(rows, dtype=np.int64, copy=True)
+    n = len(rows)
+    if n == 0:
+        return rows
+    active = space.active_matrix(rows)
+    for columns in space.groups.values():
+        k = int(space.cardinalities[columns[0]])
+        if k < 2:
+            continue
+        order = rng.permutation(n)
+        dominant = np.empty(n, dtype=np.int64)
+        level = np.empty(n)
+        per_value = -(-n // k)  # rows each value dominates (ceil)
+        start = rng.integers(k)
+        for position, row in enumerate(order):
+            dominant[row] = (start + position) % k
+            level[row] = (position // k) / max(per_value - 1, 1)
+        for row in range(n):
+            genes = [c for c in columns if active[row, c]]
+            share = 1.0 / k + (1.0 - 1.0 / k) * level[row]
+            count = int(np.floor(share * len(genes) + 0.5))
+            picked = rng.permutation(len(genes))
+            for rank, column in zip(picked, genes):
+                if rank < count:
+                    rows[row, column] = dominant[row]
+                else:
+                    other = rng.integers(k - 1)
+                    rows[row, column] = other + (other >= dominant[row])
+    return rows
 
 
 def _balanced(k: int, n: int, rng: np.random.Generator) -> np.ndarray:
