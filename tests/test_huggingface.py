@@ -66,6 +66,11 @@ def test_a_pretrained_model_loads_from_a_folder_and_becomes_elastic(tmp_path):
                               trained(**inputs).logits, atol=1e-6)
     assert supernet.space["layer0.heads"].values == (1, 2, 3, 4)
     assert supernet.space["layer0.ffn"].values == (32, 64, 96, 128)
+    # pre-trained weights are fine-tuned at 5e-5 unless told otherwise; from scratch at 1e-3
+    from hwnas.training.base import default_lr
+
+    assert default_lr(supernet, "adamw", True) == 5e-5
+    assert default_lr(create_supernet("tiny_hf_model"), "adamw", True) == 1e-3
 
 
 def test_a_model_without_attention_and_ffn_linears_is_refused():

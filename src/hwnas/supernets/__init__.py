@@ -139,6 +139,11 @@ def tiny_elastic_transformer(input_shape: tuple[int, ...] = (1, 16), num_classes
                               heads=(1, 2), head_dim=4, ffn_widths=(8, 16))
 
 
+PRETRAINED_FINE_TUNING_LR = 5e-5
+"""AdamW's peak learning rate for pre-trained weights (BERT's fine-tuning range is 2e-5 to
+5e-5; the from-scratch default, 1e-3, destroys what the model learnt)."""
+
+
 @SUPERNETS.register("hf_model")
 def hf_model(model: str = "bert-base-uncased", task: str = "sequence-classification",
              num_classes: int = 2, heads: tuple[int, ...] | None = None,
@@ -153,9 +158,11 @@ def hf_model(model: str = "bert-base-uncased", task: str = "sequence-classificat
 
     loaded = load_pretrained(model, task=task, num_labels=num_classes,
                              attn_implementation=attn_implementation)
-    return ElasticHFModel(loaded, heads=heads, ffn_fractions=ffn_fractions,
-                          min_layers=min_layers, sequence_length=sequence_length,
-                          importance_order=importance_order)
+    supernet = ElasticHFModel(loaded, heads=heads, ffn_fractions=ffn_fractions,
+                              min_layers=min_layers, sequence_length=sequence_length,
+                              importance_order=importance_order)
+    supernet.default_lr = PRETRAINED_FINE_TUNING_LR
+    return supernet
 
 
 @SUPERNETS.register("tiny_hf_model")
