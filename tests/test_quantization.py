@@ -225,6 +225,33 @@ def test_cli_search_and_export_as_measured(tmp_path, digits, capsys):
         export_subnetwork(tmp_path / "best.pt2", study=db, trial=best.number)
 
 
+def test_export_from_a_checkpoint_quantized_as_a_study_measures_it(tmp_path, trained, digits):
+    path, net = trained
+    db = tmp_path / "q.db"
+    study = run_search(db, checkpoint=path, quantization=True, strategy="random",
+                       metrics=["onnx_size", "int8_layers"], n_evaluations=2, progress=False,
+                       objectives=["accuracy:accuracy:backend=onnxruntime", FAST_LATENCY])
+    for result in study.finished():
+        out = tmp_path / f"trial{result.number}.onnx"
+        hwnas_cli("export", "--checkpoint", str(path), "--config", json.dumps(result.config),
+                  "--quantization", "--out", str(out))
+        assert out.stat().st_size == result.metrics["onnx_size"]
+        assert len(quantized_nodes(onnx.load(str(out)))) == result.metrics["int8_layers"]
+        predicted = session_predictions(onnx_session(out.read_bytes()), digits.val_x)
+        accuracy = float((predicted == digits.val_y).float().mean())
+        assert accuracy == pytest.approx(result.metrics["accuracy"])
+    full = tmp_path / "full.onnx"  # an architecture-only config: every layer INT8
+    export_subnetwork(full, net.space.largest(), checkpoint=path, quantization=True)
+    assert len(quantized_nodes(onnx.load(str(full)))) == len(policy_genes(policy_space(net)))
+    with pytest.raises(InvalidConfigError, match="--quantization"):
+        export_subnetwork(tmp_path / "x.onnx", study.finished()[0].config, checkpoint=path)
+    plain = run_search(tmp_path / "plain.db", checkpoint=path, strategy="random",
+                       objectives=["accuracy"], n_evaluations=1, progress=False)
+    with pytest.raises(InvalidConfigError, match="without quantization"):
+        export_subnetwork(tmp_path / "y.onnx", study=tmp_path / "plain.db",
+                          trial=plain.finished()[0].number, quantization=True)
+
+
 # -- bad input ---------------------------------------------------------------------------------
 def test_a_policy_naming_a_missing_layer_is_one_clear_error(digits):
     net = create_supernet("tiny_elastic_cnn").eval()
@@ -328,7 +355,7 @@ def test_the_benchmark_runs_on_a_tiny_task(digits):
     bench.LATENCY = FAST_LATENCY
     bench.FIGURES[1] = FAST_LATENCY
     task = bench.Task("digits", create_supernet("tiny_elastic_cnn"), digits)
-    result = bench.run_task(task, seeds=1, budget=4)
+    result = bench.summarize_task(bench.run_task(task, seeds=range(1), budget=4))
     assert set(result["int8_baseline"]) >= {"accuracy", "latency", "onnx_size"}
     assert result["best_at_iso_accuracy"]["latency_speedup"]["seeds"] <= 1
     assert result["seeds"][0]["joint_evaluations"] == 4

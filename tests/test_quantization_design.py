@@ -94,3 +94,21 @@ def test_a_joint_search_starts_with_pure_and_mixed_policies(joint_space, strateg
     rows = np.stack([joint_space.encode(c) for c in start])
     int8, active = int8_counts(joint_space, rows)
     assert (int8 == active).any() and (int8 == 0).any() and ((int8 > 0) & (int8 < active)).any()
+
+
+def test_the_design_starts_with_both_ends_in_int8_and_in_fp32(joint_space):
+    """The largest network fully INT8 (the reference SimQ-NAS compares to) and the smallest
+    fully INT8 are among the first rows, with the same two networks in fp32."""
+    rows = starting_design(joint_space, 12, np.random.default_rng(0))
+    ordered = [i for i, d in enumerate(joint_space.dims) if d.ordered and len(d.values) > 1]
+    largest = joint_space.encode(joint_space.largest())[ordered]
+    int8, active = int8_counts(joint_space, rows[:4])
+    ends = ["largest" if np.array_equal(row[ordered], largest) else
+            "smallest" if not row[ordered].any() else "?" for row in rows[:4]]
+    shares = ["int8" if i == a else "fp32" if i == 0 else "mixed" for i, a in zip(int8, active)]
+    assert sorted(zip(ends, shares)) == [("largest", "fp32"), ("largest", "int8"),
+                                         ("smallest", "fp32"), ("smallest", "int8")]
+    plain = SearchSpace([d for d in joint_space.dims if d.group is None])
+    first = starting_design(plain, 12, np.random.default_rng(0))[:2]
+    assert np.array_equal(first[0], plain.encode(plain.largest()))
+    assert not first[1].any()  # without groups: the largest and the smallest, as before

@@ -325,6 +325,10 @@ def export(
              "recorded one.")] = True,
     tolerance: Annotated[float, typer.Option(
         help="Largest accepted accuracy difference (fraction) when verifying.")] = 0.005,
+    quantization: Annotated[bool, typer.Option(
+        help="With --checkpoint: write the INT8 ONNX model (.onnx) as `search "
+             "--quantization` measures it; quant.* genes the config leaves out are int8.")
+                            ] = False,
 ) -> None:
     """Export a sub-network exactly as it was measured (batch norm recalibrated); from a
     study, checked against the recorded accuracy."""
@@ -339,7 +343,7 @@ def export(
                                  "(with --config)")
     written = export_subnetwork(out, parse_config(config) if config is not None else None,
                                 checkpoint=checkpoint, study=study, trial=trial,
-                                dataset=dataset, data=data)
+                                dataset=dataset, data=data, quantization=quantization)
     console.print(f"exported to {written}", highlight=False)
     if study is not None and trial is not None and config is None and verify:
         from hwnas.pick import verify_export

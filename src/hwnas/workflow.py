@@ -349,14 +349,20 @@ def evaluate_config(checkpoint: str | Path, config: Config, *, dataset: str | No
 def export_subnetwork(out: str | Path, config: Config | None = None, *,
                       checkpoint: str | Path | None = None, study: str | Path | None = None,
                       trial: int | None = None, dataset: str | None = None,
-                      data: Any = None) -> Path:
+                      data: Any = None, quantization: bool = False) -> Path:
     """Write a sub-network exactly as it is measured (extracted, batch norm recalibrated by
     the evaluation pipeline) to ``out``: ``.pt2`` (``torch.export``, loads with
     ``torch.export.load(path).module()``), ``.onnx`` (dynamic batch axis) or ``.pt``
     (``torch.load(path, weights_only=False)``); see :func:`hwnas.export.write_module`.
 
     The sub-network is ``config`` of ``checkpoint``, or trial ``trial`` of ``study`` (whose
-    stored spec gives the checkpoint, data and split)."""
+    stored spec gives the checkpoint, data and split).
+
+    ``quantization`` (with ``checkpoint``): write the INT8 ONNX model the ``quantize``
+    transform makes of ``config`` (calibrated on the checkpoint's training split), as a
+    quantized study measures it; a layer whose ``quant.*`` gene ``config`` leaves out is
+    INT8, so an architecture-only config gives the fully INT8 sub-network. A quantized study
+    exports its own way (its stored transform) without the flag."""
     from hwnas.export import write_module
 
     if study is not None:
@@ -372,10 +378,23 @@ def export_subnetwork(out: str | Path, config: Config | None = None, *,
     elif checkpoint is not None:
         if config is None:
             raise InvalidConfigError("give --config with --checkpoint")
+        if quantization:
+            from hwnas.quantization.export import export_quantized
+
+            return export_quantized(out, checkpoint, config, dataset=dataset, data=data)
+        from hwnas.quantization.policy import refuse_policy
+
+        refuse_policy(config)
         pipeline, _ = _checkpoint_pipeline(checkpoint, dataset=dataset, data=data, measures=())
     else:
         raise InvalidConfigError("give --study (with --trial) or --checkpoint (with --config)")
     if study is not None:
+        if quantization and pipeline.transform is None:
+            raise InvalidConfigError(
+                f"study {str(study)!r} was searched without quantization, so there is no "
+                "measured quantized model to export; drop --quantization, or export from "
+                "--checkpoint with --config and --quantization"
+            )
         loaded.spec.space.validate(config)
         if pipeline.transform is not None:  # e.g. quantized: the transformed model as measured
             from hwnas.export import write_transformed

@@ -178,6 +178,25 @@ def active_policy(space: SearchSpace, config: Config) -> dict[str, str]:
             if name in config and space.is_active(space[name], config)}
 
 
+def with_default_policy(space: SearchSpace, config: Config, precision: str = INT8) -> Config:
+    """``config`` with every policy gene of ``space`` it leaves out set to ``precision``
+    (an architecture-only config becomes the fully INT8 sub-network)."""
+    if precision not in PRECISIONS:
+        raise InvalidConfigError(f"precision {precision!r}: choose one of {list(PRECISIONS)}")
+    return {**config, **{gene: precision for gene in policy_genes(space) if gene not in config}}
+
+
+def refuse_policy(config: Config) -> None:
+    """Raise if ``config`` sets policy genes where no quantization is asked for."""
+    genes = sorted(name for name in config if is_policy_gene(name))
+    if genes:
+        raise InvalidConfigError(
+            f"the config sets quantization policy genes ({genes[0]!r}, ...: {len(genes)} in "
+            "all), but the model is not quantized; pass --quantization (quantization=True) to "
+            "export the INT8 ONNX model, or drop the quant.* entries"
+        )
+
+
 def describe_policy(space: SearchSpace, config: Config) -> str | None:
     """``"7/9 int8"``: the active layers kept in INT8 out of all active ones (``None`` for a
     space without policy genes)."""
@@ -190,4 +209,5 @@ def describe_policy(space: SearchSpace, config: Config) -> str | None:
 
 __all__ = ["FP32", "GENE_PREFIX", "GROUP", "INT8", "PRECISIONS", "QUANTIZABLE", "PolicyLayer",
            "active_policy", "describe_policy", "gene_name", "is_policy_gene", "layer_calls",
-           "policy_genes", "policy_layers", "policy_space", "split_config", "supernet_calls"]
+           "policy_genes", "policy_layers", "policy_space", "refuse_policy", "split_config",
+           "supernet_calls", "with_default_policy"]

@@ -6,6 +6,8 @@ dimensions have no ends. The rest is space-filling: every value of every dimensi
 equally often (a gene that a condition switches off does not count), and of a few such
 balanced designs the one whose closest pair of rows differs in the most genes.
 
+With groups, the two ends are crossed with each group's pure rows (:func:`corners`: for
+a quantization policy, the largest and the smallest network each all-INT8 and all-fp32).
 A *group* of alike dimensions (``group=`` on the dimensions; the per-layer precision genes
 of a quantization policy) is drawn row by row instead of gene by gene
 (:func:`spread_groups`): each row gets a dominant value and a share of the group's active
@@ -24,6 +26,8 @@ pure policies, each objective's likely extreme, are in the design.
 """
 
 from __future__ import annotations
+
+import itertools
 
 import numpy as np
 
@@ -50,19 +54,48 @@ def balanced_design(space: SearchSpace, n: int, rng: np.random.Generator) -> np.
 
 def starting_design(space: SearchSpace, n: int, rng: np.random.Generator) -> np.ndarray:
     """``n`` canonical rows: the largest and smallest sub-network along the ordered
-    dimensions first (if the space has any), then a maximin balanced design."""
+    dimensions first (if the space has any; with groups, the :func:`corners`), then a
+    maximin balanced design."""
     if n <= 0:
         return np.zeros((0, len(space)), dtype=np.int64)
     candidates = [spread_groups(space, balanced_design(space, n, rng), rng)
                   for _ in range(CANDIDATE_DESIGNS)]
     design = max(candidates, key=lambda rows: _closest_pair(space, rows))
-    ordered = np.flatnonzero(space.ordered & (space.cardinalities > 1))
-    if len(ordered):
-        ends = design[:2].copy()
-        ends[0, ordered] = space.cardinalities[ordered] - 1
-        ends[1, ordered] = 0
-        design = np.concatenate([ends, design])[:n] if n > 1 else ends[:1]
+    ends = corners(space, design)
+    if len(ends):
+        design = np.concatenate([ends, design])[:n]
     return space.canonical_indices(design)
+
+
+def corners(space: SearchSpace, design: np.ndarray) -> np.ndarray:
+    """The largest and smallest sub-network along the ordered dimensions, each crossed with
+    every pure row of each group (all its genes at one value; a group's last value first),
+    taken from both ends of that list in turn; the other genes from ``design``'s rows.
+    Without groups: the largest and the smallest sub-network.
+
+    >>> from hwnas.space import Categorical, Choice, SearchSpace
+    >>> space = SearchSpace([Choice("w", (8, 16))]
+    ...                     + [Categorical(f"q{i}", ("fp32", "int8"), group="q") for i in range(2)])
+    >>> corners(space, np.zeros((4, 3), dtype=np.int64)).tolist()
+    [[1, 1, 1], [0, 0, 0], [1, 0, 0], [0, 1, 1]]
+    """
+    ordered = np.flatnonzero(space.ordered & (space.cardinalities > 1))
+    cardinality = space.cardinalities
+    groups = [columns for columns in space.groups.values() if cardinality[columns[0]] > 1]
+    levels: list[list[int | None]] = [[1, 0] if len(ordered) else [None]]
+    levels += [list(range(int(cardinality[columns[0]]) - 1, -1, -1)) for columns in groups]
+    combinations = list(itertools.product(*levels))
+    if len(combinations) < 2 and not len(ordered):
+        return np.zeros((0, len(space)), dtype=np.int64)
+    order = [combinations[i // 2] if i % 2 == 0 else combinations[-1 - i // 2]
+             for i in range(len(combinations))]
+    rows = np.array([design[i % len(design)] for i in range(len(order))], dtype=np.int64)
+    for row, (end, *pure) in zip(rows, order):
+        if end is not None:
+            row[ordered] = (cardinality[ordered] - 1) * end
+        for columns, value in zip(groups, pure):
+            row[columns] = value
+    return rows
 
 
 def spread_groups(space: SearchSpace, rows: np.ndarray, rng: np.random.Generator) -> np.ndarray:
