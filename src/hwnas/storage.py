@@ -26,6 +26,14 @@ from typing import Any
 import optuna
 
 from hwnas.errors import StudyError
+from hwnas.storage_sql import (
+    claim_below,
+    count_in,
+    drop_user_attrs,
+    read_trials,
+    statements,
+    tables,
+)
 
 #: seconds between a running trial's heartbeats, and silence after which it counts as stale
 HEARTBEAT_INTERVAL = 10
@@ -156,12 +164,15 @@ def publish_sqlite(built: Path, path: Path) -> bool:
         remove_sqlite(built)
     return True
 
-
 # -- steps that must not interleave between processes ------------------------------------------
+# Each runs prebuilt statements (:mod:`hwnas.storage_sql`): building them afresh per call cost
+# more than running them.
 def _tables() -> Any:
-    from optuna.storages._rdb import models
+    return tables()
 
-    return models
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
 def compare_and_set(storage: optuna.storages.BaseStorage, study_id: int, key: str,
@@ -177,26 +188,30 @@ def compare_and_set(storage: optuna.storages.BaseStorage, study_id: int, key: st
         return True
     import sqlalchemy
 
-    table = _tables().StudySystemAttributeModel.__table__
+    sql = statements()
     with storage.engine.begin() as connection:
         if expected is None:
             try:
-                connection.execute(table.insert().values(
-                    study_id=study_id, key=key, value_json=_json(new)))
+                connection.execute(sql.add_study_attr, {"study_id": study_id, "key": key,
+                                                        "value_json": _json(new)})
             except sqlalchemy.exc.IntegrityError:
                 return False
             return True
-        changed = connection.execute(
-            table.update()
-            .where(table.c.study_id == study_id, table.c.key == key,
-                   table.c.value_json == _json(expected))
-            .values(value_json=_json(new)))
+        changed = connection.execute(sql.swap_study_attr, {
+            "b_study": study_id, "b_key": key, "b_expected": _json(expected),
+            "b_new": _json(new)})
         return changed.rowcount == 1
 
 
 def read_attr(storage: optuna.storages.BaseStorage, study_id: int, key: str) -> Any:
-    """The study system attribute ``key`` as :func:`compare_and_set` compares it."""
-    return storage.get_study_system_attrs(study_id).get(key)
+    """The study system attribute ``key`` as :func:`compare_and_set` compares it (one query
+    on a database)."""
+    if not isinstance(storage, optuna.storages.RDBStorage):
+        return storage.get_study_system_attrs(study_id).get(key)
+    with storage.engine.connect() as connection:
+        text = connection.execute(statements().study_attr,
+                                  {"b_study": study_id, "b_key": key}).scalar()
+    return json.loads(text) if text is not None else None
 
 
 def _json(value: Any) -> str:
@@ -213,90 +228,84 @@ def claim_trial(storage: optuna.storages.BaseStorage, study_id: int, trial_id: i
     the study's total."""
     if not isinstance(storage, optuna.storages.RDBStorage):
         return _claim_in_memory(storage, study_id, trial_id, worker, limit, counted)
-    import sqlalchemy
-
-    models = _tables()
-    trials = models.TrialModel.__table__
-    attrs = models.TrialSystemAttributeModel.__table__
-    beats = models.TrialHeartbeatModel.__table__
-    condition = [trials.c.trial_id == trial_id,
-                 trials.c.state == optuna.trial.TrialState.WAITING]
-    if limit is not None:
-        others = trials.alias("others")
-        busy = (sqlalchemy.select(sqlalchemy.func.count())
-                .select_from(others)
-                .where(others.c.study_id == study_id,
-                       others.c.state.in_([*counted,  # PRUNED too with count_infeasible
-                                           optuna.trial.TrialState.RUNNING])))
-        counted = busy.subquery("counted")  # a derived table: MySQL reads its own table so
-        condition.append(sqlalchemy.select(counted).scalar_subquery() < limit)
-    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    sql = statements()
     with storage.engine.begin() as connection:
-        changed = connection.execute(trials.update().where(*condition).values(
-            state=optuna.trial.TrialState.RUNNING, datetime_start=now))
+        if limit is None:
+            changed = connection.execute(sql.claim, {"b_trial": trial_id, "b_now": _now()})
+        else:  # PRUNED counts too with count_infeasible
+            changed = connection.execute(
+                claim_below((*counted, optuna.trial.TrialState.RUNNING)),
+                {"b_trial": trial_id, "b_now": _now(), "b_study": study_id, "b_limit": limit})
         if changed.rowcount != 1:
             return False
-        connection.execute(attrs.delete().where(attrs.c.trial_id == trial_id,
-                                                attrs.c.key == WORKER_ATTR))
-        connection.execute(attrs.insert().values(trial_id=trial_id, key=WORKER_ATTR,
-                                                 value_json=_json(worker)))
-        connection.execute(beats.delete().where(beats.c.trial_id == trial_id))
-        connection.execute(beats.insert().values(trial_id=trial_id,
-                                                 heartbeat=sqlalchemy.func.now()))
+        # a queued copy of a stale trial may carry the stale trial's owner and beat
+        connection.execute(sql.drop_trial_attr, {"b_trial": trial_id, "b_key": WORKER_ATTR})
+        connection.execute(sql.add_trial_attr, {"trial_id": trial_id, "key": WORKER_ATTR,
+                                                "value_json": _json(worker)})
+        # no beat to replace: only claimed (RUNNING) trials ever beat, and a queued copy is a
+        # new trial
+        connection.execute(sql.add_beat, {"b_trial": trial_id})
     return True
 
 
 def add_trials(storage: optuna.storages.BaseStorage, study_id: int,
                templates: list[optuna.trial.FrozenTrial]) -> None:
     """Add WAITING trials (their params, distributions and user attributes) in one
-    transaction: a batch of proposals costs one commit, not one per trial and three queries
-    per parameter as ``create_new_trial`` does. Numbers follow Optuna's rule (how many
-    trials of the study came before)."""
+    transaction: a batch of proposals costs one commit and one statement per trial plus
+    three, not one commit per trial and three queries per parameter as
+    ``create_new_trial`` does. Numbers follow Optuna's rule (how many trials of the study
+    came before): the first is counted once the transaction holds the write lock, and the
+    rest follow it (nothing else adds trials to the study until the commit)."""
     if not isinstance(storage, optuna.storages.RDBStorage):
         for template in templates:
             storage.create_new_trial(study_id, template_trial=template)
         return
-    import sqlalchemy
+    if any(t.state != optuna.trial.TrialState.WAITING for t in templates):
+        raise ValueError("add_trials adds WAITING trials only")
+    if not templates:
+        return
     from optuna.distributions import distribution_to_json
 
-    models = _tables()
-    studies = models.StudyModel.__table__
-    trials = models.TrialModel.__table__
-    params = models.TrialParamModel.__table__
-    attrs = models.TrialUserAttributeModel.__table__
+    sql = statements()
+    params, attrs = [], []
+    texts: dict[int, str] = {}  # each distinct distribution written once (all are alive here)
     with storage.engine.begin() as connection:
-        locked = sqlalchemy.select(studies.c.study_id).where(studies.c.study_id == study_id)
+        locked = sql.lock_study
         if connection.dialect.name != "sqlite":
-            locked = locked.with_for_update()
-        connection.execute(locked)  # numbers are counted under this lock (SQLite: the write)
-        for template in templates:
-            if template.state != optuna.trial.TrialState.WAITING:
-                raise ValueError("add_trials adds WAITING trials only")
-            trial_id = connection.execute(trials.insert().values(
-                study_id=study_id, number=None, state=optuna.trial.TrialState.WAITING)
+            locked = locked.with_for_update()  # numbers are counted under this lock
+        connection.execute(locked, {"b_study": study_id})
+        number = 0
+        for position, template in enumerate(templates):
+            trial_id = connection.execute(sql.add_trial, {
+                "b_study": study_id, "b_number": number if position else None}
             ).inserted_primary_key[0]
-            number = connection.execute(
-                sqlalchemy.select(sqlalchemy.func.count()).select_from(trials)
-                .where(trials.c.study_id == study_id, trials.c.trial_id < trial_id)).scalar_one()
-            connection.execute(trials.update().where(trials.c.trial_id == trial_id)
-                               .values(number=number))
-            if template.params:
-                connection.execute(params.insert(), [
-                    {"trial_id": trial_id, "param_name": name,
-                     "param_value": template.distributions[name].to_internal_repr(value),
-                     "distribution_json": distribution_to_json(template.distributions[name])}
-                    for name, value in template.params.items()])
-            if template.user_attrs:
-                connection.execute(attrs.insert(), [
-                    {"trial_id": trial_id, "key": key, "value_json": json.dumps(value)}
-                    for key, value in template.user_attrs.items()])
+            if position == 0:  # SQLite: the insert took the write lock; count under it
+                number = connection.execute(sql.count_before, {
+                    "b_study": study_id, "b_trial": trial_id}).scalar_one()
+                connection.execute(sql.set_number, {"b_trial": trial_id, "b_number": number})
+            number += 1
+            params.extend(
+                {"trial_id": trial_id, "param_name": name,
+                 "param_value": template.distributions[name].to_internal_repr(value),
+                 "distribution_json": texts.get(id(template.distributions[name]))
+                 or texts.setdefault(id(template.distributions[name]),
+                                     distribution_to_json(template.distributions[name]))}
+                for name, value in template.params.items())
+            attrs.extend({"trial_id": trial_id, "key": key, "value_json": json.dumps(value)}
+                         for key, value in template.user_attrs.items())
+        if params:
+            connection.execute(sql.add_params, params)
+        if attrs:
+            connection.execute(sql.add_user_attrs, attrs)
 
 
 def complete_trial(storage: optuna.storages.BaseStorage, trial_id: int,
-                   values: list[float], user_attrs: dict[str, Any]) -> bool:
+                   values: list[float], user_attrs: dict[str, Any], *,
+                   replace: bool = True) -> bool:
     """Write a RUNNING trial's user attributes and values and make it COMPLETE, in one
     transaction; False (nothing written) if it is no longer RUNNING (another worker failed
-    it as stale meanwhile)."""
+    it as stale meanwhile). ``replace=False``: the trial has none of these attributes yet
+    (saves deleting them first)."""
     if not isinstance(storage, optuna.storages.RDBStorage):
         try:
             for key, value in user_attrs.items():
@@ -305,29 +314,25 @@ def complete_trial(storage: optuna.storages.BaseStorage, trial_id: int,
                                                   values)
         except optuna.exceptions.UpdateFinishedTrialError:
             return False
-    models = _tables()
-    trials = models.TrialModel.__table__
-    attrs = models.TrialUserAttributeModel.__table__
-    stored = models.TrialValueModel
-    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    sql = statements()
+    stored = tables().TrialValueModel
     with storage.engine.begin() as connection:
-        changed = connection.execute(
-            trials.update().where(trials.c.trial_id == trial_id,
-                                  trials.c.state == optuna.trial.TrialState.RUNNING)
-            .values(state=optuna.trial.TrialState.COMPLETE, datetime_complete=now))
+        changed = connection.execute(sql.complete, {"b_trial": trial_id, "b_now": _now()})
         if changed.rowcount != 1:
             return False
-        connection.execute(attrs.delete().where(attrs.c.trial_id == trial_id,
-                                                attrs.c.key.in_(list(user_attrs))))
-        connection.execute(attrs.insert(), [
-            {"trial_id": trial_id, "key": key, "value_json": json.dumps(value)}
-            for key, value in user_attrs.items()])
+        if user_attrs:
+            if replace:
+                connection.execute(drop_user_attrs(tuple(user_attrs)), {"b_trial": trial_id})
+            connection.execute(sql.add_user_attrs, [
+                {"trial_id": trial_id, "key": key, "value_json": json.dumps(value)}
+                for key, value in user_attrs.items()])
         rows = []
         for objective, value in enumerate(values):
             number, kind = stored.value_to_stored_repr(value)
             rows.append({"trial_id": trial_id, "objective": objective, "value": number,
                          "value_type": kind})
-        connection.execute(stored.__table__.insert(), rows)
+        if rows:
+            connection.execute(sql.add_values, rows)
     return True
 
 
@@ -339,18 +344,9 @@ def waiting_trials(storage: optuna.storages.BaseStorage, study_id: int,
     if not isinstance(storage, optuna.storages.RDBStorage):
         return storage.get_all_trials(study_id, deepcopy=False,
                                       states=(optuna.trial.TrialState.WAITING,))
-    import sqlalchemy
-
-    models = _tables()
-    trials = models.TrialModel.__table__
-    attrs = models.TrialUserAttributeModel.__table__
-    query = (sqlalchemy.select(trials.c.trial_id, trials.c.number, attrs.c.value_json)
-             .select_from(trials.outerjoin(attrs, sqlalchemy.and_(
-                 attrs.c.trial_id == trials.c.trial_id, attrs.c.key == attr)))
-             .where(trials.c.study_id == study_id,
-                    trials.c.state == optuna.trial.TrialState.WAITING))
     with storage.engine.connect() as connection:
-        rows = connection.execute(query).all()
+        rows = connection.execute(statements().waiting,
+                                  {"b_study": study_id, "b_key": attr}).all()
     return [optuna.trial.FrozenTrial(
         number=number, state=optuna.trial.TrialState.WAITING, value=None,
         datetime_start=None, datetime_complete=None, params={}, distributions={},
@@ -361,13 +357,25 @@ def waiting_trials(storage: optuna.storages.BaseStorage, study_id: int,
 def trial_states(storage: optuna.storages.RDBStorage,
                  study_id: int) -> list[tuple[int, optuna.trial.TrialState]]:
     """``(trial_id, state)`` of every trial of the study, in creation order (one query)."""
-    import sqlalchemy
-
-    trials = _tables().TrialModel.__table__
     with storage.engine.connect() as connection:
-        return [tuple(row) for row in connection.execute(
-            sqlalchemy.select(trials.c.trial_id, trials.c.state)
-            .where(trials.c.study_id == study_id).order_by(trials.c.trial_id)).all()]
+        return [tuple(row) for row in connection.execute(statements().states,
+                                                         {"b_study": study_id}).all()]
+
+
+def get_trials(storage: optuna.storages.BaseStorage, study_id: int,
+               trial_ids: list[int] | None = None,
+               states: tuple[optuna.trial.TrialState, ...] | None = None
+               ) -> list[optuna.trial.FrozenTrial]:
+    """The study's trials (those of ``trial_ids`` and/or in ``states``; all by default) in
+    creation order: on a database in six queries (:func:`hwnas.storage_sql.read_trials`),
+    not Optuna's ORM load of every trial and relation."""
+    if isinstance(storage, optuna.storages.RDBStorage):
+        return read_trials(storage, study_id, trial_ids, states)
+    trials = storage.get_all_trials(study_id, deepcopy=False, states=states)
+    if trial_ids is None:
+        return trials
+    wanted = set(trial_ids)
+    return [t for t in trials if t._trial_id in wanted]
 
 
 def count_trials(storage: optuna.storages.BaseStorage, study_id: int,
@@ -375,13 +383,9 @@ def count_trials(storage: optuna.storages.BaseStorage, study_id: int,
     """How many trials of the study are in ``states`` (one COUNT query on a database)."""
     if not isinstance(storage, optuna.storages.RDBStorage):
         return len(storage.get_all_trials(study_id, deepcopy=False, states=states))
-    import sqlalchemy
-
-    trials = _tables().TrialModel.__table__
     with storage.engine.connect() as connection:
-        return int(connection.execute(
-            sqlalchemy.select(sqlalchemy.func.count()).select_from(trials)
-            .where(trials.c.study_id == study_id, trials.c.state.in_(states))).scalar_one())
+        return int(connection.execute(count_in(tuple(states)),
+                                      {"b_study": study_id}).scalar_one())
 
 
 def _claim_in_memory(storage: optuna.storages.BaseStorage, study_id: int, trial_id: int,

@@ -105,7 +105,9 @@ class RayExecutor(Executor):
         ray = self._ray
         if not self._running:
             return []
+        start = time.perf_counter()
         ready, _ = ray.wait(list(self._running), num_returns=1, timeout=timeout)
+        self.blocked_seconds += time.perf_counter() - start
         outcomes = []
         for future in ready:
             proposal, actor = self._running.pop(future)

@@ -40,6 +40,7 @@ from hwnas.storage import (
     claim_trial,
     compare_and_set,
     complete_trial,
+    get_trials,
     read_attr,
 )
 from hwnas.strategies import STRATEGIES, Strategy, create_strategy
@@ -135,7 +136,8 @@ class AskTell(TrialStore):
             else:
                 mark_feasibility(self, trial, measurement["metrics"])
                 if not complete_trial(self.storage, trial._trial_id, values,
-                                      {"measurement": measurement}):
+                                      {"measurement": measurement},
+                                      replace=bool(self.spec.constraints)):
                     raise optuna.exceptions.UpdateFinishedTrialError(
                         f"trial {trial.number} finished meanwhile")
                 self._any_complete = True
@@ -182,8 +184,7 @@ class AskTell(TrialStore):
 
     def _claim_retry_copy(self, trial: FrozenTrial) -> FrozenTrial | None:
         """The WAITING copy Optuna's retry callback queued for stale ``trial``, claimed."""
-        waiting = self.storage.get_all_trials(self._study_id, deepcopy=False,
-                                              states=(TrialState.WAITING,))
+        waiting = get_trials(self.storage, self._study_id, states=(TrialState.WAITING,))
         for copy in waiting:
             if trial.number in copy.system_attrs.get("retry_history", ()) and claim_trial(
                     self.storage, self._study_id, copy._trial_id, worker_id()):
@@ -228,7 +229,7 @@ class AskTell(TrialStore):
         next run, so the proposals never depend on the budget). Proposals already in the
         study, pending ones included, are left out."""
         live = self._live_trials()
-        fresh_results = [r for r in self.results(live) if r.number not in self._told]
+        fresh_results = self.results([t for t in live if t.number not in self._told])
         self._told.update(r.number for r in fresh_results)
         strategy.tell(fresh_results)
         known_ids = self._known_ids(live)
@@ -241,12 +242,12 @@ class AskTell(TrialStore):
             arch_id = self.spec.space.arch_id(config)
             if arch_id not in known_ids:
                 known_ids.add(arch_id)
-                fresh.append(self.spec.space.canonical(config))
+                fresh.append((self.spec.space.canonical(config), arch_id))
         info = strategy.ask_info or None
         self._enqueue_many([
             self._waiting_template(config, batch, position, strategy_seconds / len(fresh),
-                                   info if position == 0 else None)
-            for position, config in enumerate(fresh)])
+                                   info if position == 0 else None, arch_id=arch_id)
+            for position, (config, arch_id) in enumerate(fresh)])
         self._waiting = []
         return len(fresh)
 

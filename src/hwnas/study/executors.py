@@ -29,9 +29,12 @@ class Outcome:
 
 
 class Executor(ABC):
-    """Runs evaluations; ``start`` receives the evaluator (``config -> {key: Measurement}``)."""
+    """Runs evaluations; ``start`` receives the evaluator (``config -> {key: Measurement}``).
+    ``blocked_seconds`` adds up the time ``wait`` spent blocked on the evaluations (waiting
+    for workers, or evaluating in this process): the rest of ``wait`` is the driver's."""
 
     capacity: int = 1
+    blocked_seconds: float = 0.0
 
     @abstractmethod
     def start(self, evaluate: Any) -> None:
@@ -88,6 +91,7 @@ class InProcess(Executor):
                 outcome = Outcome(proposal, error=error, seconds=time.perf_counter() - start)
             else:
                 outcome = Outcome(proposal, measured, seconds=time.perf_counter() - start)
+            self.blocked_seconds += outcome.seconds
             self._pending.pop(0)
             outcomes.append(outcome)
         return outcomes

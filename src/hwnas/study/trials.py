@@ -35,6 +35,7 @@ from hwnas.storage import (
     check_study_file,
     claim_trial,
     count_trials,
+    get_trials,
     open_storage,
     trial_states,
     waiting_trials,
@@ -107,10 +108,13 @@ class TrialStore:
     _trial_cache: dict[int, FrozenTrial] | None = None
 
     def _proposal(self, config: Config, batch: int, position: int,
-                  strategy_seconds: float = 0.0, **extra: Any) -> dict[str, Any]:
-        """The ``proposal`` user attribute every trial carries."""
-        return {"config": config, "arch_id": self.spec.space.arch_id(config), "batch": batch,
-                "position": position, "strategy_seconds": strategy_seconds, **extra}
+                  strategy_seconds: float = 0.0, arch_id: str | None = None,
+                  **extra: Any) -> dict[str, Any]:
+        """The ``proposal`` user attribute every trial carries (``arch_id``: the config's,
+        when the caller has it already)."""
+        return {"config": config, "arch_id": arch_id or self.spec.space.arch_id(config),
+                "batch": batch, "position": position, "strategy_seconds": strategy_seconds,
+                **extra}
 
     def _enqueue(self, config: Config, batch: int, position: int, strategy_seconds: float,
                  strategy_info: dict[str, Any] | None = None,
@@ -120,11 +124,12 @@ class TrialStore:
 
     def _waiting_template(self, config: Config, batch: int, position: int,
                           strategy_seconds: float, strategy_info: dict[str, Any] | None = None,
-                          retry_of: int | None = None) -> FrozenTrial:
+                          retry_of: int | None = None, arch_id: str | None = None
+                          ) -> FrozenTrial:
         extra: dict[str, Any] = {"strategy_info": strategy_info} if strategy_info else {}
         if retry_of is not None:
             extra["retry_of"] = retry_of
-        proposal = self._proposal(config, batch, position, strategy_seconds, **extra)
+        proposal = self._proposal(config, batch, position, strategy_seconds, arch_id, **extra)
         params, distributions = self._genes().of(config)
         return create_trial(state=TrialState.WAITING, user_attrs={"proposal": proposal},
                             params=params, distributions=distributions)
@@ -203,8 +208,7 @@ class TrialStore:
         if every and now - self._stale_checked < every:
             return
         self._stale_checked = now
-        running = self.storage.get_all_trials(self._study_id, deepcopy=False,
-                                              states=(TrialState.RUNNING,))
+        running = get_trials(self.storage, self._study_id, states=(TrialState.RUNNING,))
         for trial in running:
             if worker_gone(trial.system_attrs.get(WORKER_ATTR)):
                 self._fail(trial, "its worker stopped before finishing", requeue=True)
@@ -256,12 +260,10 @@ class TrialStore:
         stale = [trial_id for trial_id, state in rows
                  if trial_id not in cache or not state.is_finished()
                  or cache[trial_id].state != state]
-        if len(stale) > max(16, len(rows) // 4):
-            for trial in self.storage.get_all_trials(self._study_id, deepcopy=False):
+        if stale:
+            every = len(stale) == len(rows)
+            for trial in get_trials(self.storage, self._study_id, None if every else stale):
                 cache[trial._trial_id] = trial
-        else:
-            for trial_id in stale:
-                cache[trial_id] = self.storage.get_trial(trial_id)
         return [cache[trial_id] for trial_id, _ in rows if trial_id in cache]
 
     @staticmethod
