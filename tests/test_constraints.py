@@ -188,3 +188,82 @@ def test_nsga2_survivors_feasible_first() -> None:
     n_feasible = int(np.sum(violations == 0))
     assert sum(v <= 2.0 for v in survivors) == min(n_feasible, 8)
     assert n_feasible >= 4  # the search found the feasible corner
+
+
+def _limit(op: str, bound: float, value: float, errors, log: bool = False):
+    from hwnas.strategies.linas import _Constant, _LimitModel
+
+    return _LimitModel(Constraint("latency", op, bound), _Constant(value), log, errors, 0.1)
+
+
+def test_feasibility_probability_from_the_model_errors() -> None:
+    rows = np.zeros((1, 1), dtype=np.int64)
+    symmetric = [-0.3, -0.1, 0.1, 0.3]
+    assert _limit("<=", 2.0, 2.0, symmetric).feasibility(rows)[0] == pytest.approx(0.5)
+    assert _limit("<=", 2.0, 1.0, symmetric).feasibility(rows)[0] > 0.999
+    assert _limit("<=", 2.0, 3.0, symmetric).feasibility(rows)[0] < 0.001
+    # errors towards infeasibility (the model has lately underestimated) lower it
+    assert _limit("<=", 2.0, 1.9, [0.2] * 4).feasibility(rows)[0] < \
+        _limit("<=", 2.0, 1.9, [-0.2] * 4).feasibility(rows)[0]
+    # ">=" mirrors "<="; a log model compares with the log of the bound
+    for value in (1.6, 1.9, 2.2):
+        assert _limit(">=", 2.0, 4.0 - value, symmetric).feasibility(rows)[0] == \
+            pytest.approx(_limit("<=", 2.0, value, symmetric).feasibility(rows)[0])
+    assert _limit("<=", 2.0, math.log(2.0), symmetric, log=True).feasibility(rows)[0] == \
+        pytest.approx(0.5)
+    assert _limit("<=", 2.0, math.log(2.0), symmetric, log=True).predict(rows)[0] == \
+        pytest.approx(2.0)
+    # skewed errors: the share of them that keep the row within the bound, smoothed
+    errors = np.concatenate([np.linspace(-0.5, -0.4, 30), np.full(10, 3.0)])
+    assert _limit("<=", 2.0, 2.0, errors).feasibility(rows)[0] == pytest.approx(0.75, abs=0.06)
+
+
+def test_probability_needed_follows_the_infeasible_share() -> None:
+    from hwnas.results import Result
+    from hwnas.strategies import LINAS
+    from hwnas.strategies.base import bind_strategy
+    from hwnas.strategies.linas import FEASIBLE_PROBABILITY, INFEASIBLE_SHARE
+    from hwnas.testing.strategies import conformance_spaces
+
+    space = conformance_spaces()["ordered"]
+    rng = np.random.default_rng(0)
+    configs = {space.arch_id(c): c for c in (space.sample(rng) for _ in range(300))}
+
+    def strategy_with(n_infeasible: int, n: int = 100) -> LINAS:
+        strategy = bind_strategy(LINAS(), space, ["minimize", "minimize"], 0, ["f0<=1"])
+        strategy.tell([Result(i, config, arch_id, (0.5, 0.5),
+                              {"f0": 2.0 if i < n_infeasible else 0.5, "f1": 0.5})
+                       for i, (arch_id, config) in enumerate(list(configs.items())[:n])])
+        return strategy
+
+    low, high = FEASIBLE_PROBABILITY
+    assert strategy_with(0)._min_feasible(10) == low  # much of the share left
+    assert strategy_with(int(INFEASIBLE_SHARE * 110))._min_feasible(10) == high  # spent
+    between = strategy_with(int(INFEASIBLE_SHARE * 110) - 1)._min_feasible(10)
+    assert low < between < high
+
+
+def test_linas_proposals_under_a_predicted_constraint_are_mostly_feasible() -> None:
+    from hwnas.strategies import LINAS
+    from hwnas.testing.strategies import conformance_spaces, run_strategy
+
+    space = conformance_spaces()["ordered"]
+    rng = np.random.default_rng(1)
+
+    def cost(config) -> float:
+        return float(np.sum(space.encode(config) * np.arange(1, len(space) + 1)))
+
+    def evaluate(space, config):
+        return (cost(config), -float(space.encode(config)[0]))
+
+    sample = np.array([cost(space.sample(rng)) for _ in range(500)])
+    bound = float(np.quantile(sample, 0.2))
+    results = run_strategy(lambda: LINAS(initial_population=8, batch_size=5,
+                                         inner_population=16, inner_generations=4,
+                                         predictor="ridge"),
+                           60, space=space, evaluate=evaluate,
+                           directions=["minimize", "minimize"],
+                           constraints=[Constraint("f0", "<=", bound)])
+    later = [r for r in results[8:] if r.ok]
+    infeasible = np.mean([r.values[0] > bound for r in later])
+    assert infeasible <= 0.2, f"{infeasible:.0%} of the proposals after the start infeasible"

@@ -19,20 +19,21 @@ the weakest objective counts). Good predictors get most of the batch; poor ones 
 to the evolutionary offspring, so on a space where the predictors fail LINAS behaves like
 NSGA-II instead of exploiting noise.
 
-Under constraints (:meth:`~hwnas.strategies.Strategy.constrain`) one more predictor per
+Under constraints (:meth:`~hwnas.strategies.Strategy.constrain`) one more model per
 constrained key is fitted, on every result that has the key (a cheap key is known also for
-the sub-networks the study stopped after their cheap measures), and the search follows
-constraint domination on the *predicted* violation: the inner NSGA-II optimises the
-predicted objectives under the predicted constraints, the exploited candidates are ranked
-with the measured sub-networks (true violations) that way, and the evolutionary offspring
-are bred from a constraint-dominated archive and screened by predicted violation first; so
-the proposals are mostly feasible (``benchmarks/constrained_search.py``). The predicted
-front is taken as predicted (it lies on the bound, where the best feasible sub-networks
-are: a margin there missed them, an optimistic one wasted measurements); the evolutionary
-and uniformly drawn candidates count as feasible only with a margin, the constraint
-model's recent error towards infeasibility. The starting design is half as
-large (most of a space-filling design would be infeasible). Without constraints nothing of
-this runs.
+the sub-networks the study stopped after their cheap measures): the mean of ridge, SVR and
+boosted trees, on the key's log when it is positive. Its errors on the latest batches
+(each predicted by the model fitted before it) and the members' disagreement give every
+candidate a *probability of feasibility*. The search follows constraint domination on how
+far that probability falls short of what the batch needs: the inner NSGA-II, the ranking
+of the exploited candidates with the measured sub-networks (true violations) and the
+screening of the evolutionary offspring (bred from a constraint-dominated archive, with as
+many again drawn uniformly) all use it. What the batch needs is set by a budget: the
+infeasible full measurements may be ``INFEASIBLE_SHARE`` of all; while much of that is
+left, a proposal on the predicted bound will do (the best feasible sub-networks lie there),
+when it is spent a proposal must be nearly sure (``FEASIBLE_PROBABILITY``). The starting
+design is half as large (most of a space-filling design would be infeasible). Without
+constraints nothing of this runs.
 
 Ours beyond the published recipe, each checked in ``benchmarks/search_efficiency.py``:
 
@@ -52,6 +53,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import sklearn
+from scipy import special
 
 from hwnas.constraints import Constraint
 from hwnas.errors import InvalidConfigError
@@ -65,8 +67,19 @@ from hwnas.strategies.predicted_search import breed, evolve, rank_order
 MIN_CONSTRAINED_FINISHED = 4
 """Under constraints, fewest finished results objective predictors are fitted on (before,
 the proposals come from constraint-dominated offspring screened by predicted violation)."""
-MARGIN_QUANTILE = 0.75
-"""Quantile of a constraint model's recent errors towards infeasibility kept as margin."""
+INFEASIBLE_SHARE = 0.05
+"""Under constraints, the share of full measurements the search lets itself spend on
+sub-networks that turn out infeasible; what is left of it decides how sure a proposal must
+be of its feasibility (:data:`FEASIBLE_PROBABILITY`)."""
+FEASIBLE_PROBABILITY = (0.5, 0.95)
+"""Range of the probability of feasibility a proposal needs: the upper end while the
+search has spent its share of infeasible measurements, down to the lower end (a proposal on
+the predicted bound) when much of it is left."""
+LIMIT_WINDOWS = 4
+"""Batches (the latest ones) a constraint model's errors are measured on."""
+MIN_ERROR_SCALE = 0.02
+"""Floor of a constraint model's error scale (in its own units: the log of the key when that
+is positive, so 2%)."""
 MIN_PROSPECTIVE = 8
 """Fewest held-back results a prospective quality is measured on."""
 PROSPECTIVE_WINDOWS = 2
@@ -78,25 +91,26 @@ class _PredictedProblem:
 
     def __init__(self, models: list, signs: np.ndarray, earlier: list[list],
                  constraints: Sequence[Constraint] = (), limits: list | None = None,
-                 margins: Sequence[float] | None = None) -> None:
+                 min_feasible: float = FEASIBLE_PROBABILITY[0]) -> None:
         self.models, self.signs, self.earlier = models, signs, earlier
         self.constraints, self.limits = tuple(constraints), limits or []
-        self.margins = list(margins) if margins is not None else [0.0] * len(self.constraints)
+        self.min_feasible = float(min_feasible)
 
-    def violation(self, rows: np.ndarray, cautious: bool = False) -> np.ndarray:
-        """Total predicted violation of each row (one fitted model per constraint);
-        ``cautious``: each prediction moved towards the bound by its margin (how far the
-        model has lately erred towards infeasibility), so "predicted feasible" means
-        feasible with room."""
+    def feasibility(self, rows: np.ndarray) -> np.ndarray:
+        """Probability of each row meeting every constraint (:meth:`_LimitModel.feasibility`,
+        the constraints taken as independent)."""
         rows = np.asarray(rows, dtype=np.int64)
-        total = np.zeros(len(rows))
-        for constraint, model, margin in zip(self.constraints, self.limits, self.margins):
-            margin = margin if cautious else 0.0
-            predicted = model.predict(rows)
-            excess = predicted + margin - constraint.bound if constraint.op == "<=" \
-                else constraint.bound - (predicted - margin)
-            total += np.maximum(excess, 0.0)
-        return total
+        probability = np.ones(len(rows))
+        for limit in self.limits:
+            probability *= limit.feasibility(rows)
+        return probability
+
+    def violation(self, rows: np.ndarray) -> np.ndarray:
+        """Predicted violation of each row, for constraint domination: how far its
+        probability of feasibility falls short of ``min_feasible`` (0 when it is sure
+        enough), so "predicted feasible" means feasible with the confidence the search can
+        afford."""
+        return np.maximum(self.min_feasible - self.feasibility(rows), 0.0)
 
     def score(self, rows: np.ndarray, models: list | None = None) -> np.ndarray:
         """Predictions (minimised) of each row; each encoding is computed once for all the
@@ -172,7 +186,6 @@ class LINAS(HistoryStrategy):
         self._chosen: list[tuple[str, str] | None] = [None] * len(self.directions)
         self._chosen_at = -1
         self._fitted: dict[tuple, list] = {}
-        self._limit_choice: dict[str, tuple[int, tuple[str, str]]] = {}
         self._limit_fitted: dict[tuple, object] = {}
 
     # -- predictors ---------------------------------------------------------------------------
@@ -267,70 +280,85 @@ class LINAS(HistoryStrategy):
             return self._ask(n, finished, rng)
 
     # -- constraints --------------------------------------------------------------------------
-    def _limit_models(self) -> tuple[list, list[float]]:
-        """One fitted pipeline per constraint, on every result that has its key (finite),
-        the model chosen (``predictor="auto"``) by cross-validation when that data has
-        doubled, as for the objectives; and per constraint its margin: the
-        ``MARGIN_QUANTILE`` quantile of how far the true value lay on the infeasible side
-        of the prediction, over the latest results predicted by a model fitted without
-        them (0 when the model erred the other way, or too few results)."""
-        models, margins = [], []
+    def _limit_models(self, n: int) -> tuple[list[_LimitModel], float]:
+        """One :class:`_LimitModel` per constraint, fitted on every result that has its key
+        (finite), on the key's log when the key and the bound are positive (latency,
+        parameters, MACs: their errors are relative): an ensemble of the candidate
+        predictors (:meth:`_limit_fit`), with its errors on the latest
+        ``LIMIT_WINDOWS`` batches, each predicted by the ensemble fitted before it. And the
+        probability of feasibility a proposal of this batch of ``n`` needs
+        (:meth:`_min_feasible`)."""
+        limits = []
         for constraint in self.constraints:
             known = [r for r in self.results if np.isfinite(r.metrics.get(constraint.key, np.nan))]
             rows = np.stack([self.space.encode(r.config) for r in known]) if known \
                 else np.zeros((0, len(self.space)), dtype=np.int64)
             target = np.array([r.metrics[constraint.key] for r in known], dtype=np.float64)
+            log = constraint.bound > 0 and bool(np.all(target > 0))
+            if log:
+                target = np.log(target)
             if len(known) < 2:
-                models.append(_Constant(float(target[0]) if len(known) else constraint.bound))
-                margins.append(0.0)
+                guess = float(target[0]) if len(known) else _scale(constraint.bound, log)
+                limits.append(_LimitModel(constraint, _Constant(guess), log, [0.0],
+                                          _min_scale(constraint.bound, log)))
                 continue
-            choice = self._limit_choice_for(constraint.key, rows, target)
-            models.append(self._limit_fit(constraint.key, choice, rows, target))
-            held = min(PROSPECTIVE_WINDOWS * self.batch_size, len(rows) // 2)
-            margin = 0.0
-            if held >= MIN_PROSPECTIVE // 2 and len(rows) - held >= 2:
-                earlier = self._limit_fit(constraint.key, choice, rows[:-held], target[:-held])
-                errors = target[-held:] - earlier.predict(rows[-held:])
-                if constraint.op == ">=":
-                    errors = -errors
-                margin = max(0.0, float(np.quantile(errors, MARGIN_QUANTILE)))
-            margins.append(margin)
-        return models, margins
+            model = self._limit_fit(constraint.key, rows, target)
+            errors = []
+            for window in range(1, LIMIT_WINDOWS + 1):
+                end = len(rows) - (window - 1) * self.batch_size
+                start = len(rows) - window * self.batch_size
+                if start < MIN_PROSPECTIVE // 2:
+                    break
+                earlier = self._limit_fit(constraint.key, rows[:start], target[:start])
+                errors.append(target[start:end] - earlier.predict(rows[start:end]))
+            errors = np.concatenate(errors) if errors else np.zeros(0)
+            if len(errors) < MIN_PROSPECTIVE // 2:  # too few held back: residuals, doubled
+                errors = 2.0 * (target - model.predict(rows))
+            spread = max(float(np.std(errors)), _min_scale(constraint.bound, log))
+            limits.append(_LimitModel(constraint, model, log, errors, spread))
+        return limits, self._min_feasible(n)
 
-    def _limit_fit(self, key: str, choice: tuple[str, str], rows: np.ndarray,
-                   target: np.ndarray):
-        """A constraint model on the first ``len(rows)`` results, kept for a few asks."""
-        cache_key = (key, len(rows), choice)
+    def _min_feasible(self, n: int) -> float:
+        """The probability of feasibility each of the next ``n`` proposals needs: so that
+        the infeasible full measurements stay near :data:`INFEASIBLE_SHARE` of all, the
+        expected infeasible ones of this batch may use what is left of that share (none
+        left: the upper end of :data:`FEASIBLE_PROBABILITY`)."""
+        finished = self.finished
+        infeasible = sum(result_violation(self.constraints, r) > 0.0 for r in finished)
+        allowance = INFEASIBLE_SHARE * (len(finished) + n) - infeasible
+        low, high = FEASIBLE_PROBABILITY
+        return float(np.clip(1.0 - allowance / max(n, 1), low, high))
+
+    def _limit_fit(self, key: str, rows: np.ndarray, target: np.ndarray) -> _Ensemble:
+        """A constraint model on the first ``len(rows)`` results, kept for a few asks: the
+        mean of the candidate predictors (ridge, SVR, boosted trees under
+        ``predictor="auto"``, else the one named; ridge alone on fewer than
+        ``MIN_PROSPECTIVE`` results), whose disagreement widens the uncertainty where one of
+        them extrapolates (a cross-validated single choice was the one confidently wrong
+        just at the bound)."""
+        cache_key = (key, len(rows))
         if cache_key not in self._limit_fitted:
-            self._limit_fitted[cache_key] = space_predictor(self.space, *choice).fit(rows, target)
+            if self.predictor != "auto":
+                names = [self.predictor]
+            elif len(rows) < MIN_PROSPECTIVE:
+                names = ["ridge"]
+            else:
+                names = [c for c in ("ridge", "svr", "gbt") if c in PREDICTORS.names()]
+            encoding = self.encodings[0]
+            self._limit_fitted[cache_key] = _Ensemble(
+                [space_predictor(self.space, name, encoding).fit(rows, target)
+                 for name in names])
             mine = [k for k in self._limit_fitted if k[0] == key]
-            for old in mine[:-(PROSPECTIVE_WINDOWS + 2)]:
+            for old in mine[:-(LIMIT_WINDOWS + 2)]:
                 del self._limit_fitted[old]
         return self._limit_fitted[cache_key]
-
-    def _limit_choice_for(self, key: str, rows: np.ndarray,
-                          target: np.ndarray) -> tuple[str, str]:
-        if self.predictor != "auto" and len(self.encodings) == 1:
-            return (self.predictor, self.encodings[0])
-        point = self._selection_point(len(rows))
-        cached = self._limit_choice.get(key)
-        if cached is None or cached[0] != point or len(rows) < 4:
-            if len(rows) < 4:
-                return ("ridge", self.encodings[0])
-            candidates = PREDICTORS.names() if self.predictor == "auto" else [self.predictor]
-            candidates = [c for c in ("ridge", "svr", "gbt") if c in candidates] or candidates
-            auto = AutoPredictor(candidates=tuple(candidates), cv=3, random_state=self.seed,
-                                 space=self.space, encodings=self.encodings)
-            auto.fit(rows[:point], target[:point])
-            self._limit_choice[key] = (point, (auto.chosen_, auto.encoding_))
-        return self._limit_choice[key][1]
 
     def _ask_feasible_first(self, n: int, ranked: list, violations: np.ndarray,
                             rng: np.random.Generator) -> list[Config]:
         """Too few finished results for objective predictors: offspring of the
         constraint-dominated archive, those with the least predicted violation first."""
         problem = _PredictedProblem([], np.ones(len(self.directions)), [], self.constraints,
-                                    *self._limit_models())
+                                    *self._limit_models(n))
         rows = np.stack([self.space.encode(r.config) for r in ranked])
         measured = to_minimization([r.values if r.ok else [np.nan] * len(self.directions)
                                     for r in ranked], self.directions)
@@ -356,10 +384,13 @@ class LINAS(HistoryStrategy):
         if quality is not None:
             self.ask_info["previous_batch"] = quality
         signs = np.array([-1.0 if d == "maximize" else 1.0 for d in self.directions])
-        limits, margins = self._limit_models() if self.constraints else (None, None)
-        problem = _PredictedProblem(models, signs, earlier, self.constraints, limits, margins)
+        limits, min_feasible = self._limit_models(n) if self.constraints \
+            else (None, FEASIBLE_PROBABILITY[0])
+        problem = _PredictedProblem(models, signs, earlier, self.constraints, limits,
+                                    min_feasible)
         if self.constraints:
-            self.ask_info["constraint_margins"] = margins
+            self.ask_info["min_feasible_probability"] = min_feasible
+            self.ask_info["constraint_error_scales"] = [limit.scale for limit in limits]
         taken: set[str] = set()
         chosen = self._exploit(problem, rows, targets, n_exploit, rng, taken)
         trusted = quality is not None and min(q["kendall_tau"] for q in quality) > self.trust_tau[0]
@@ -419,8 +450,8 @@ class LINAS(HistoryStrategy):
         prediction (:meth:`_PredictedProblem.optimistic`) kept. Under constraints the
         archive and the offspring's parents follow constraint domination (``violations``
         per archive row; ``targets`` then already minimised, NaN where not measured),
-        four times as many are always bred, and the screen puts the least predicted
-        violation first."""
+        four times as many are always bred (and as many drawn uniformly), and the screen
+        puts the least predicted violation (:meth:`_PredictedProblem.violation`) first."""
         if n <= 0:
             return []
         measured = targets if minimized else to_minimization(targets, self.directions)
@@ -440,7 +471,7 @@ class LINAS(HistoryStrategy):
             candidates += self.random_unseen(wanted, rng, local)
         if constrained and len(candidates) > n:
             encoded = np.stack([self.space.encode(c) for c in candidates])
-            predicted = problem.violation(encoded, cautious=True)
+            predicted = problem.violation(encoded)
             if screen:
                 finished = np.flatnonzero(violations <= 0.0)
                 order = rank_order(np.concatenate([measured[finished],
@@ -457,6 +488,69 @@ class LINAS(HistoryStrategy):
         return self.unseen(candidates, n, taken)
 
 
+class _LimitModel:
+    """A constraint key's fitted model with the distribution of its recent errors.
+
+    ``model`` predicts the key (its log when ``log``); the true value was lately the
+    prediction plus one of ``errors`` (same units; their spread ``scale``), so the
+    probability that a row meets the constraint is the share of those errors that would
+    keep it within the bound, smoothed by a normal kernel (the errors' tails are heavier
+    than a normal's: a mean and a spread alone were overconfident near the bound)."""
+
+    def __init__(self, constraint: Constraint, model, log: bool,
+                 errors: Sequence[float], scale: float) -> None:
+        self.constraint, self.model, self.log = constraint, model, log
+        self.errors = np.asarray(errors, dtype=np.float64).reshape(-1)
+        self.scale = float(scale)
+        if not len(self.errors):
+            self.errors = np.zeros(1)
+        spread = self.scale
+        if len(self.errors) > 1:
+            quartiles = np.quantile(self.errors, [0.25, 0.75])
+            spread = min(float(np.std(self.errors)), float(quartiles[1] - quartiles[0]) / 1.34)
+        # Silverman's robust bandwidth, at least a quarter of the scale
+        self.bandwidth = max(0.9 * spread * len(self.errors) ** -0.2, 0.25 * self.scale)
+
+    def predict(self, rows: np.ndarray) -> np.ndarray:
+        """The predicted key, in its own units."""
+        predicted = self.model.predict(rows)
+        return np.exp(predicted) if self.log else predicted
+
+    def feasibility(self, rows: np.ndarray) -> np.ndarray:
+        """Probability of each row meeting the constraint: the kernel widened by the
+        ensemble members' disagreement on the row."""
+        mean, spread = self.model.predict_spread(rows)
+        predicted = mean[:, None] + self.errors[None, :]
+        bound = _scale(self.constraint.bound, self.log)
+        room = bound - predicted if self.constraint.op == "<=" else predicted - bound
+        width = np.sqrt(self.bandwidth ** 2 + spread ** 2)[:, None]
+        return special.ndtr(room / width).mean(axis=1)
+
+
+def _scale(value: float, log: bool) -> float:
+    return float(np.log(value)) if log else float(value)
+
+
+def _min_scale(bound: float, log: bool) -> float:
+    """:data:`MIN_ERROR_SCALE` in a constraint model's units (relative to the bound when the
+    model is not on the log)."""
+    return MIN_ERROR_SCALE * (1.0 if log else max(abs(bound), 1e-12))
+
+
+class _Ensemble:
+    """Fitted pipelines whose mean is the prediction and whose spread its disagreement."""
+
+    def __init__(self, members: list) -> None:
+        self.members = members
+
+    def predict(self, rows: np.ndarray) -> np.ndarray:
+        return self.predict_spread(rows)[0]
+
+    def predict_spread(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        predictions = np.stack([member.predict(rows) for member in self.members])
+        return predictions.mean(axis=0), predictions.std(axis=0)
+
+
 class _Constant:
     """A stand-in predictor before a constrained key has two known values."""
 
@@ -465,3 +559,6 @@ class _Constant:
 
     def predict(self, rows: np.ndarray) -> np.ndarray:
         return np.full(len(rows), self.value)
+
+    def predict_spread(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return self.predict(rows), np.zeros(len(rows))
