@@ -45,6 +45,29 @@ Ours beyond the published recipe, each checked in ``benchmarks/search_efficiency
   choice, the prospective quality and so the batch split, so a resumed study proposes the
   same sub-networks. ``ask_info`` records the predictors, the cross-validated quality when
   reselected, the prospective quality (``previous_batch``) and the split.
+
+Checked and *not* adopted on the cell-based tables (issue 13; mean paired difference in
+HV fraction against this recipe over the same 12 seeds, budget 200, at 50/100/200
+evaluations, unless said; the IQR over seeds there is 0.007-0.087, so none of these is a
+real gain):
+
+- all of the batch from the predicted front (the weak-tau rule off; medians of 4 seeds):
+  cells 200 0.943 vs 0.960; 90% of it with a longer, larger inner search (50 generations
+  of 100) no better (cells 0.959 vs 0.960, cells3 0.937 vs 0.929) at 2x the time. The
+  split is not what holds LINAS back there: on cells the predictors themselves rank
+  poorly (offline, fitted on 100 random cells, tau over the rest 0.26-0.43 for accuracy
+  *and* latency with ridge, SVR, boosted trees, random forests, extra trees or
+  pairwise-interaction ridge; their 50 best predicted cells added to the 100 random ones
+  give HV 0.938-0.952, random search has 0.945 at 200);
+- a front-relevant trust measure (tau of each held-out result's count of dominating
+  measured results, instead of the weakest objective's tau): cells +0.001/+0.007/+0.003,
+  cells3 +0.002/-0.019/+0.007, blocks -0.001/-0.002/0.000;
+- the exploited batch chosen greedily by predicted hypervolume gain over the measured
+  front (mean, or mean minus spread): cells -0.005/+0.005/-0.003, cells3 -0.009/-0.008/
+  +0.004, blocks -0.001/-0.005/-0.005;
+- (medians of 8 seeds) the inner search started from half the measured front, half
+  uniform samples: at 200 cells3 +0.015, cells -0.010, blocks -0.011; random forests among
+  the cross-validated candidates: cells 100 +0.010, cells3 200 -0.034, at 2.4x the time.
 """
 
 from __future__ import annotations
