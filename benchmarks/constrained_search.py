@@ -17,7 +17,10 @@ Each hypervolume is against a reference point fixed per task and constraint befo
 and printed (:func:`feasible_reference`): the task's pinned accuracy floor (0.925 on cnn1d,
 0.90 on the others, as in ``search_efficiency.py``, so chance-level cells do not own the
 hypervolume), and per latency the slowest member of the true feasible front above the
-floor plus 10% of that front's range. For each seed:
+floor plus 10% of that front's range. ``key_spread_near_bound`` is the table's own
+measurement spread of the constrained key relative to its value, median over the
+sub-networks within 20% of the bound: how far a prediction of feasibility can be right at
+all. For each seed:
 
 - ``evals_to_99``: full measurements of the constrained search until the feasible
   sub-networks it measured reach 99% of the true feasible front's hypervolume;
@@ -128,9 +131,13 @@ def problem_of(task: Task, bench: TabularBenchmark) -> dict[str, Any]:
         floors = list(task.reference) if task.reference is not None else [None] * len(names)
         reference = feasible_reference(values[mask], directions, floors)
         best = hypervolume(values[mask], directions, reference)
+        key, spread = bench.values([constraint.key])[:, 0], bench.spreads([constraint.key])[:, 0]
+        near = np.abs(key / constraint.bound - 1.0) <= 0.2
         levels[level] = {"constraint": constraint.to_text(), "key": constraint.key,
                          "cheap": constraint.key in CHEAP_KEYS,
                          "feasible_fraction_of_space": float(mask.mean()),
+                         "key_spread_near_bound": float(np.median(spread[near] / key[near]))
+                         if near.any() and np.all(key[near] != 0) else None,
                          "reference": [round(v, 6) for v in reference],
                          "true_feasible_hv": best}
     return {"objectives": names, "directions": directions, "levels": levels}
@@ -304,6 +311,7 @@ def summarise(records: list[dict[str, Any]], problems: dict[str, Any], methods: 
                 per_level[level] = {
                     "constraint": info["constraint"], "cheap_key": info["cheap"],
                     "feasible_fraction_of_space": round(info["feasible_fraction_of_space"], 4),
+                    "key_spread_near_bound": info["key_spread_near_bound"],
                     "reference_point": info["reference"],
                     "infeasible_measurement_fraction": _median_iqr(fractions, budget)["median"],
                     "evals_to_99": e["median"],
