@@ -330,9 +330,11 @@ def merge(paths: list[Path]) -> tuple[dict[str, Any], dict[str, Any], list[dict[
             if repeated:
                 raise SystemExit(f"{path}: {name} seeds {repeated} are in an earlier part")
             raw[name]["seeds"] += task["seeds"]
+        ends = [t["load_average_end"] for t in part["tasks"].values() if "load_average_end" in t]
+        machine = part["machine"] | ({"load_average_end": ends[-1]} if ends else {})
         parts.append({"file": str(path), "tasks": {n: [r["seed"] for r in t["seeds"]]
                                                    for n, t in part["tasks"].items()},
-                      "machine": part["machine"], "seconds": part["seconds"]})
+                      "machine": machine, "seconds": part["seconds"]})
     return raw, settings, parts
 
 
@@ -411,7 +413,7 @@ def main() -> None:
             "task": worst, "note": "worst task, worst seed; per task medians below"},
         "arch_only_then_int8": {n: t["arch_only_then_int8"] for n, t in tasks.items()},
         "cpu_flags": machine["flags"],
-        "machine": machine,
+        "machine": parts[0]["machine"],
         "settings": settings | {"seeds": {n: t["seed_count"] for n, t in tasks.items()}},
         "parts": parts, "tasks": tasks, "seconds": seconds,
     }
