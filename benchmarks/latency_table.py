@@ -35,7 +35,7 @@ from hwnas.supernets import create_supernet
 # family -> (test sub-networks, repeats per latency figure)
 FAMILIES: dict[str, tuple[int, int | None]] = {  # None: the measure's default repeats
     "elastic_cnn": (200, None), "elastic_cnn1d": (200, None),
-    "elastic_transformer": (200, None), "ofa_mobilenet_v3": (40, 7), "ofa_resnet50": (25, 5),
+    "elastic_transformer": (200, None), "ofa_mobilenet_v3": (40, 25), "ofa_resnet50": (25, 10),
 }
 CALIBRATION = 16
 TARGETS = {"kendall_tau": 0.9, "within_10pct": 0.9}

@@ -84,6 +84,21 @@ def test_the_reference_ratio_cancels_a_slower_machine():
     assert robust(clock, target).value == pytest.approx(1.7 * unreferenced.value)
 
 
+def test_sub_network_and_reference_are_sampled_in_pairs_in_one_order():
+    clock = FakeClock()
+    target, reference = clock.work(3.0), clock.work(1.0)
+    speeds = iter(np.random.default_rng(0).uniform(1.0, 2.0, size=1000))
+
+    def reference_then_drift() -> None:  # the machine's speed changes after every pair
+        reference()
+        clock.speed = float(next(speeds))
+
+    figure = robust(clock, target, reference_then_drift, reference_ms=1.0, warmup=0)
+    # each pair ran at one speed, so both percentiles saw the same speeds: the ratio is exact
+    assert figure.value == pytest.approx(3.0, rel=1e-9)
+    assert figure.repeats == 30 and figure.quality == "noisy"  # the speeds spread widely
+
+
 def test_the_measure_flags_noise_through_an_injected_timer():
     supernet = create_supernet("tiny_elastic_cnn").eval()
     module = supernet.extract(supernet.space.largest()).eval()
@@ -107,6 +122,19 @@ def test_the_reference_latency_is_stored_once_per_target(target_cache):
     assert len(stored) == 1
     LatencyMeasure(repeats=3, warmup=0, max_rounds=1, batch_size=2)(module, context)
     assert len(json.loads((target_cache / REFERENCE_FILE).read_text())) == 2  # another target
+
+
+def test_the_probe_network_is_a_stored_reference_of_its_own(target_cache):
+    supernet = create_supernet("tiny_elastic_cnn").eval()
+    measure = LatencyMeasure(repeats=3, warmup=0, max_rounds=1)
+    run, probe_ms = measure.probe()
+    run()
+    assert probe_ms > 0 and measure.probe()[1] == probe_ms
+    context = MeasureContext(supernet.example_input(1), supernet=supernet)
+    measure(supernet.extract(supernet.space.largest()).eval(), context)
+    stored = json.loads((target_cache / REFERENCE_FILE).read_text())
+    assert len(stored) == 2  # the probe and the super-network's reference
+    assert probe_ms in [entry["ms"] for entry in stored.values()]
 
 
 def test_settings_are_checked_and_stored():

@@ -67,6 +67,30 @@ def test_a_prediction_sums_the_hand_timed_units_then_corrects(target_cache):
     assert table.predict_config(supernet.space.largest()) == pytest.approx(2.0 * expected + 0.5)
 
 
+def test_units_are_timed_against_the_probe_when_the_reference_is_slow(target_cache,
+                                                                      monkeypatch):
+    from hwnas.measure import latency_table
+
+    supernet = create_supernet("tiny_elastic_cnn").eval()
+    measure = LatencyMeasure(repeats=3, warmup=0, max_rounds=1)
+    used = []
+    timed = measure.time
+
+    def spy(run, context, reference=None):
+        used.append(reference)
+        return timed(run, context, reference)
+
+    monkeypatch.setattr(measure, "time", spy)
+    table = LatencyTable(supernet, measure, store=False)
+    module = supernet.extract(supernet.space.smallest()).eval()
+    unit = table.units(module)[0]
+    table._measure_unit(unit)
+    assert used[-1] == measure.reference(table._context)  # the reference is cheap here
+    monkeypatch.setattr(latency_table, "UNIT_REFERENCE_MS", 0.0)  # now it is "slow"
+    table._measure_unit(unit)
+    assert used[-1] == measure.probe()
+
+
 def test_tables_are_stored_by_target_and_rebuilt_when_it_changes(target_cache):
     supernet = create_supernet("tiny_elastic_cnn").eval()
     table = LatencyTable(supernet, LatencyMeasure(), time_unit=hand_time)

@@ -2,21 +2,24 @@
 
 Two methods (``method=``):
 
-- ``"robust"`` (the default): ``repeats`` (default 50) short samples of the sub-network,
-  one call each (several for calls under 0.1 ms), *interleaved* with samples of a
-  reference network (the super-network's smallest sub-network, same backend and
-  settings), timed by the calling thread's CPU time at one intra-op thread (a preemption
-  by another process does not count) and by the wall clock otherwise. Interference only
-  ever adds time, so a low percentile (``percentile``, default the 5th) is the estimate;
-  the figure is that percentile of the samples over the same percentile of the
-  reference's samples, times the reference's latency (measured once per target and
-  stored, :func:`reference_latency_ms`): a machine whose speed drifts (frequency, a busy
-  host, caches shared with other jobs) slows both alike, and the figure stays in
-  milliseconds on a stable scale. While the 95% confidence intervals of the two
-  percentiles are together wider than ``max_uncertainty`` of them, another round is
-  measured (up to ``max_rounds``); a figure still that uncertain is flagged
-  ``quality="noisy"``. Without a super-network to take the reference from, the samples'
-  percentile is the figure (with the same re-measuring and flag).
+- ``"robust"`` (the default): ``repeats`` (default 50) pairs of short samples, one call
+  each (several for calls under 0.1 ms): the sub-network, then a reference network (the
+  super-network's smallest sub-network, same backend and settings), always in that order
+  (a network timed right after another finds the other's data in the caches; alternating
+  the order mixed two populations of samples), timed by the calling thread's CPU time at
+  one intra-op thread (a preemption by another process does not count) and by the wall
+  clock otherwise. Interference only ever adds time, so a low percentile
+  (``percentile``, default the 5th) is the estimate; the figure is that percentile of the
+  samples over the same percentile of the reference's samples, times the reference's
+  latency (measured once per target and stored, :func:`reference_latency_ms`): a shared
+  machine's speed drifts by tens of percent over seconds (frequency, a busy host, caches
+  shared with other jobs) and slows both alike, and the figure stays in milliseconds on a
+  stable scale. While the 95% confidence intervals of the two percentiles are together
+  wider than ``max_uncertainty`` of them, another round is measured (up to
+  ``max_rounds``); a figure still that uncertain is flagged ``quality="noisy"``. Without
+  a super-network to take the reference from, the samples' percentile is the figure (with
+  the same re-measuring and flag). Parts of a sub-network (a latency table's units) can
+  be timed against a small fixed *probe* network instead (:meth:`LatencyMeasure.probe`).
 - ``"median"``: the method before: the median of ``repeats`` (default 25) wall-clock
   samples of at least ``min_sample_ms`` each.
 
@@ -122,13 +125,19 @@ def time_robust(run: Callable[[], Any], reference: Callable[[], Any] | None,
                 min_sample_ms: float, percentile: float, max_uncertainty: float,
                 max_rounds: int, timer: Timer = time.perf_counter) -> Measurement:
     """Milliseconds per call of ``run`` by the ``"robust"`` method: rounds of ``repeats``
-    samples, each followed (or, every other one, preceded) by a sample of ``reference``,
-    whose latency is ``reference_ms``. Interference only ever adds time, so the figure is
-    the ``percentile``-th percentile of the samples divided by the same percentile of the
-    reference's, times ``reference_ms``; the spread is the samples' inter-quartile range on
-    that scale. Without a reference, the percentile of the samples. Rounds go on while the
-    two percentiles' :func:`quantile_uncertainty` add up to more than ``max_uncertainty``,
-    at most ``max_rounds``; then the figure is flagged "noisy"."""
+    pairs, a sample of ``run`` then a sample of ``reference`` (whose latency is
+    ``reference_ms``), always in that order: a network timed right after another runs
+    with the other's data in the caches (the reference is ~10% slower right after the
+    sub-network than right after itself), so alternating the order, as this method once
+    did, mixes two populations of samples in each percentile. Interference only ever adds
+    time, so the figure is the ``percentile``-th percentile of the samples divided by the
+    same percentile of the reference's, times ``reference_ms``; the spread is the samples'
+    inter-quartile range on that scale. (The median of the per-pair ratios repeats better
+    on an idle machine but follows the share of contended moments under load:
+    ``benchmarks/latency_under_load.py``.) Without a reference, the percentile of the
+    samples. Rounds go on while the two percentiles' :func:`quantile_uncertainty` add up
+    to more than ``max_uncertainty``, at most ``max_rounds``; then the figure is flagged
+    "noisy"."""
     for _ in range(warmup):
         run()
         if reference is not None:
@@ -140,11 +149,9 @@ def time_robust(run: Callable[[], Any], reference: Callable[[], Any] | None,
     reference_samples: list[float] = []
     uncertainty = float("inf")
     for _ in range(max_rounds):
-        for index in range(repeats):
-            if reference is not None and index % 2:
-                reference_samples.append(_sample_ms(reference, reference_calls, timer))
+        for _ in range(repeats):
             samples.append(_sample_ms(run, calls, timer))
-            if reference is not None and not index % 2:
+            if reference is not None:
                 reference_samples.append(_sample_ms(reference, reference_calls, timer))
         uncertainty = quantile_uncertainty(samples, percentile)
         if reference is not None:
@@ -244,6 +251,7 @@ class LatencyMeasure(Measure):
             clock = "cpu" if method == "robust" and threads == 1 else "wall"
         self.timer: Timer = timer or CLOCKS[clock]
         self._references: dict[int, tuple[Callable[[], Any], float] | None] = {}
+        self._probe: tuple[Callable[[], Any], float] | None = None
 
     def settings(self) -> dict[str, Any]:
         settings: dict[str, Any] = {
@@ -306,18 +314,43 @@ class LatencyMeasure(Measure):
             self._references[id(supernet)] = (run, reference_latency_ms(key, measure_reference))
         return self._references[id(supernet)]
 
+    def probe(self) -> tuple[Callable[[], Any], float]:
+        """A small fixed network's runner and stored latency on this target
+        (:func:`probe_network`): the reference for timing parts of a sub-network (a
+        latency table's units) when the super-network's own reference is slow."""
+        if self._probe is None:
+            module, inputs = probe_network()
+            with thread_budget(self.threads):
+                run = self.runner(module, inputs)
+            key = target_key(self.target(reference="probe", probe=PROBE_VERSION))
+
+            def measure_probe() -> float:
+                with thread_budget(self.threads), torch.inference_mode():
+                    return time_robust(run, None, None, warmup=self.warmup,
+                                       repeats=4 * self.repeats,
+                                       min_sample_ms=ROBUST_SAMPLE_MS,
+                                       percentile=self.percentile,
+                                       max_uncertainty=self.max_uncertainty,
+                                       max_rounds=self.max_rounds, timer=self.timer).value
+
+            self._probe = (run, reference_latency_ms(key, measure_probe))
+        return self._probe
+
     def __call__(self, artifact: Any, context: MeasureContext) -> Measurement:
         with thread_budget(self.threads), torch.inference_mode():
             return self.time(self.runner(artifact, context.example_inputs), context)
 
-    def time(self, run: Callable[[], Any], context: MeasureContext) -> Measurement:
+    def time(self, run: Callable[[], Any], context: MeasureContext,
+             reference: tuple[Callable[[], Any], float] | None = None) -> Measurement:
         """Time ``run`` (a function of no arguments) by this measure's method, under its
-        thread count; the reference comes from ``context``'s super-network."""
+        thread count; the reference (a runner and its stored latency) is ``reference``,
+        else ``context``'s super-network's (:meth:`reference`)."""
         with thread_budget(self.threads), torch.inference_mode():
             if self.method == "median":
                 return time_callable(run, self.warmup, self.repeats, self.min_sample_ms,
                                      self.timer)
-            reference = self.reference(context)
+            if reference is None:
+                reference = self.reference(context)
             return time_robust(
                 run, reference[0] if reference else None, reference[1] if reference else None,
                 warmup=self.warmup, repeats=self.repeats,
@@ -332,6 +365,22 @@ class LatencyMeasure(Measure):
         return lambda: session.run(None, feed)
 
 
+#: changes when :func:`probe_network` does (its stored latency is then measured again)
+PROBE_VERSION = 1
+
+
+def probe_network() -> tuple[nn.Module, torch.Tensor]:
+    """The probe: two 3x3 convolutions and a linear layer on a 3x16x16 image (~0.1 ms on
+    one core), with fixed weights, and its input."""
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        module = nn.Sequential(nn.Conv2d(3, 16, 3, padding=1), nn.ReLU(),
+                               nn.Conv2d(16, 16, 3, padding=1), nn.ReLU(),
+                               nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(16, 10))
+        inputs = torch.randn(1, 3, 16, 16)
+    return module.eval(), inputs
+
+
 def _shapes(inputs: io.Inputs) -> Any:
     if isinstance(inputs, torch.Tensor):
         return list(inputs.shape)
@@ -340,5 +389,6 @@ def _shapes(inputs: io.Inputs) -> Any:
     return [_shapes(v) for v in inputs]
 
 
-__all__ = ["BACKENDS", "CLOCKS", "METHODS", "LatencyMeasure", "quantile_uncertainty",
-           "reference_latency_ms", "time_callable", "time_robust", "torch_threads"]
+__all__ = ["BACKENDS", "CLOCKS", "METHODS", "LatencyMeasure",
+           "probe_network", "quantile_uncertainty", "reference_latency_ms", "time_callable",
+           "time_robust", "torch_threads"]

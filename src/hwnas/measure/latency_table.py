@@ -7,7 +7,10 @@ and the input shapes), so the same layer configuration in two sub-networks is on
 entry, measured once on the target. A sub-network's latency is predicted as the sum of its
 units' entries plus an affine correction (``slope * sum + intercept``, fitted on 10-20
 whole-network measurements) that absorbs what summation misses: the calls between units,
-caches, the backend's fusion of neighbouring layers.
+caches, the backend's fusion of neighbouring layers. Units are timed by the robust method
+against the super-network's reference network while it is cheap (``UNIT_REFERENCE_MS``),
+else against the small probe network: never on their own, since a shared machine's speed
+drifts by tens of percent between one unit and the next.
 
 A table is stored on disk (``cache_dir()/latency_tables/<key>.json``) under its target's
 key (:mod:`hwnas.measure.hardware`: machine, backend, provider, threads, batch size and the
@@ -43,7 +46,9 @@ from hwnas.supernets import io
 from hwnas.threads import CPU_PROVIDER
 
 TABLES_FOLDER = "latency_tables"
-#: units are timed against the reference network too when it takes at most this long
+#: units are timed against the reference network when it takes at most this long, else
+#: against the small probe network (:func:`~hwnas.measure.latency.probe_network`): never on
+#: their own, as a shared machine's speed drifts by tens of percent between units
 UNIT_REFERENCE_MS = 2.0
 _SIZE_TYPES = (bool, int, float, str, type(None))
 
@@ -242,9 +247,12 @@ class LatencyTable:
         else:
             def run() -> Any:
                 return unit.module(*unit.args, **unit.kwargs)
-        reference = measure.reference(self._context) if measure.method == "robust" else None
-        cheap = reference is not None and reference[1] <= UNIT_REFERENCE_MS
-        return measure.time(run, self._context if cheap else self._unit_context).value
+        if measure.method != "robust":
+            return measure.time(run, self._unit_context).value
+        reference = measure.reference(self._context)
+        if reference is None or reference[1] > UNIT_REFERENCE_MS:
+            reference = measure.probe()
+        return measure.time(run, self._unit_context, reference).value
 
     def _module(self, config: dict) -> nn.Module:
         return self.supernet.extract(config).eval()
