@@ -229,8 +229,9 @@ def test_probability_needed_follows_the_infeasible_share() -> None:
     rng = np.random.default_rng(0)
     configs = {space.arch_id(c): c for c in (space.sample(rng) for _ in range(300))}
 
-    def strategy_with(n_infeasible: int, n: int = 100) -> LINAS:
-        strategy = bind_strategy(LINAS(), space, ["minimize", "minimize"], 0, ["f0<=1"])
+    def strategy_with(n_infeasible: int, n: int = 100, share: float = INFEASIBLE_SHARE) -> LINAS:
+        strategy = bind_strategy(LINAS(infeasible_share=share), space,
+                                 ["minimize", "minimize"], 0, ["f0<=1"])
         strategy.tell([Result(i, config, arch_id, (0.5, 0.5),
                               {"f0": 2.0 if i < n_infeasible else 0.5, "f1": 0.5})
                        for i, (arch_id, config) in enumerate(list(configs.items())[:n])])
@@ -241,6 +242,10 @@ def test_probability_needed_follows_the_infeasible_share() -> None:
     assert strategy_with(int(INFEASIBLE_SHARE * 110))._min_feasible(10) == high  # spent
     between = strategy_with(int(INFEASIBLE_SHARE * 110) - 1)._min_feasible(10)
     assert low < between < high
+    # a user who allows more infeasible measurements gets the low requirement back
+    assert strategy_with(int(INFEASIBLE_SHARE * 110), share=0.5)._min_feasible(10) == low
+    with pytest.raises(InvalidConfigError, match="infeasible_share"):
+        LINAS(infeasible_share=1.0)
 
 
 def test_linas_proposals_under_a_predicted_constraint_are_mostly_feasible() -> None:

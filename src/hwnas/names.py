@@ -39,7 +39,7 @@ NAMES: dict[str, Any] = {
         {'linas': ['initial_population=20', 'batch_size=10', 'inner_population=50',
                    'inner_generations=10', "predictor='auto'", 'reselect_growth=2.0',
                    "encodings=('typed',)", 'trust_tau=(0.3, 0.7)', 'min_exploit=0.2',
-                   'min_explore=0.1'],
+                   'min_explore=0.1', 'infeasible_share=0.05'],
          'nsga2': ['population_size=20', 'crossover_eta=3.0', 'mutation_eta=3.0'],
          'random': ['batch_size=10']},
     'predictors':
