@@ -302,16 +302,8 @@ class LatencyMeasure(Measure):
                                                               for p in module.parameters()),
                                          input=_shapes(context.example_inputs)))
 
-            def measure_reference() -> float:
-                with torch.inference_mode():
-                    return time_robust(run, None, None, warmup=self.warmup,
-                                       repeats=4 * self.repeats,
-                                       min_sample_ms=ROBUST_SAMPLE_MS,
-                                       percentile=self.percentile,
-                                       max_uncertainty=self.max_uncertainty,
-                                       max_rounds=self.max_rounds, timer=self.timer).value
-
-            self._references[id(supernet)] = (run, reference_latency_ms(key, measure_reference))
+            self._references[id(supernet)] = (
+                run, reference_latency_ms(key, lambda: self._time_alone(run)))
         return self._references[id(supernet)]
 
     def probe(self) -> tuple[Callable[[], Any], float]:
@@ -325,16 +317,20 @@ class LatencyMeasure(Measure):
             key = target_key(self.target(reference="probe", probe=PROBE_VERSION))
 
             def measure_probe() -> float:
-                with thread_budget(self.threads), torch.inference_mode():
-                    return time_robust(run, None, None, warmup=self.warmup,
-                                       repeats=4 * self.repeats,
-                                       min_sample_ms=ROBUST_SAMPLE_MS,
-                                       percentile=self.percentile,
-                                       max_uncertainty=self.max_uncertainty,
-                                       max_rounds=self.max_rounds, timer=self.timer).value
+                with thread_budget(self.threads):
+                    return self._time_alone(run)
 
             self._probe = (run, reference_latency_ms(key, measure_probe))
         return self._probe
+
+    def _time_alone(self, run: Callable[[], Any]) -> float:
+        """A reference's own latency (ms): timed on its own, four times as many samples as
+        a measurement, robust estimate."""
+        with torch.inference_mode():
+            return time_robust(run, None, None, warmup=self.warmup, repeats=4 * self.repeats,
+                               min_sample_ms=ROBUST_SAMPLE_MS, percentile=self.percentile,
+                               max_uncertainty=self.max_uncertainty,
+                               max_rounds=self.max_rounds, timer=self.timer).value
 
     def __call__(self, artifact: Any, context: MeasureContext) -> Measurement:
         with thread_budget(self.threads), torch.inference_mode():
