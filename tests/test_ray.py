@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -179,3 +180,25 @@ def test_scaling_benchmark_quick_writes_its_figures(tmp_path):
     assert 0 <= figures["driver_overhead_fraction"] < 1
     assert figures["machine"]["load_average_before"] and figures["machine"]["cpu"]
     assert {r["name"] for r in figures["runs"]} == {"in_process", "ray_1", "ray_2"}
+
+
+@pytest.mark.slow
+def test_a_local_runtime_keeps_its_workers_at_the_drivers_priority(tmp_path):
+    script = tmp_path / "nice.py"
+    script.write_text(textwrap.dedent("""
+        import os
+        from hwnas.distributed.ray_workers import RayExecutor
+
+        executor = RayExecutor(workers=1)
+        executor.start(lambda config: {})
+        try:
+            print(os.getpriority(os.PRIO_PROCESS, 0),
+                  [os.getpriority(os.PRIO_PROCESS, pid) for pid in executor.actor_pids()])
+        finally:
+            executor.close()
+    """))
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    driver, workers = done.stdout.strip().splitlines()[-1].split(" ", 1)
+    assert workers == f"[{driver}]"  # Ray's default would be the driver's + 15

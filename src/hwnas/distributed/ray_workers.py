@@ -10,8 +10,8 @@ all its evaluations under its own thread budget (``torch.set_num_threads``).
 An evaluation that raises returns the exception (the study's failure policy decides); an
 actor that dies (killed, out of memory) is replaced by a new one and its trial is queued
 again. Without ``address`` a local Ray runtime is started for the search (no dashboard, no
-network beyond this machine) and shut down after it; an already initialised Ray is used as
-it is.
+network beyond this machine, workers at the driver's priority) and shut down after it; an
+already initialised Ray is used as it is.
 """
 
 from __future__ import annotations
@@ -24,6 +24,11 @@ from typing import Any
 from hwnas.errors import InvalidConfigError, require
 from hwnas.study.ask_tell import Proposal
 from hwnas.study.executors import Executor, Outcome
+
+LOCAL_SYSTEM_CONFIG = {"worker_niceness": 0}
+"""Settings of a Ray runtime started for a search. Ray lowers its workers' priority by 15
+by default (``worker_niceness``); the evaluations are the search's work, and their latency
+figures should not yield to every other process, so workers keep the driver's priority."""
 
 
 class _Worker:
@@ -82,7 +87,7 @@ class RayExecutor(Executor):
             if self.address is None:
                 ray.init(num_cpus=self.workers or os.cpu_count(), include_dashboard=False,
                          log_to_driver=False, object_store_memory=self.object_store_memory,
-                         configure_logging=False)
+                         configure_logging=False, _system_config=LOCAL_SYSTEM_CONFIG)
             else:
                 ray.init(address=self.address, log_to_driver=False)
             self._started_ray = True
