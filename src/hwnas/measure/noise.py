@@ -6,21 +6,21 @@ exceeds ``max_relative_spread`` of its value. :func:`remeasure_noisy_front` meas
 front members with a noisy latency again, on the study's own pipeline, and keeps the better
 measurement (the one flagged ok, else the one with the smaller relative spread) in the
 study's user attribute ``remeasured`` (finished Optuna trials cannot change);
-:func:`apply_remeasured` puts those figures into results before they are reported, and
+:func:`~hwnas.study.analysis.apply_remeasured` (torch-free, so reading a study needs no
+torch) puts those figures into results before they are reported, and
 :func:`noise_warning` says when too many figures are noisy to rank sub-networks by latency.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import warnings
 from collections.abc import Sequence
 from typing import Any
 
 from hwnas.measure.base import Measurement
 from hwnas.results import Result
+from hwnas.study.analysis import REMEASURED_ATTR, apply_remeasured
 
-REMEASURED_ATTR = "remeasured"
 LATENCY_KINDS = ("latency",)
 
 
@@ -136,28 +136,6 @@ def remeasure_noisy_front(study: Any, objectives: Sequence[str] | None = None,
     return done
 
 
-def apply_remeasured(study: Any, results: Sequence[Result],
-                     stored: dict[str, Any] | None = None) -> list[Result]:
-    """``results`` with the re-measured figures of :func:`remeasure_noisy_front` in place
-    (objective values too); ``stored``: the study's ``remeasured`` attribute if already
-    read."""
-    if stored is None:
-        stored = study.storage.get_study_user_attrs(study._study_id).get(REMEASURED_ATTR, {})
-    if not stored:
-        return list(results)
-    keys = study.spec.objective_keys
-    updated = []
-    for result in results:
-        entry = stored.get(str(result.number))
-        if entry is None:
-            updated.append(result)
-            continue
-        metrics = {**result.metrics, **entry["metrics"]}
-        values = tuple(float(metrics[k]) for k in keys) if result.values is not None else None
-        updated.append(dataclasses.replace(
-            result, metrics=metrics, spreads={**result.spreads, **entry["spreads"]},
-            values=values, extras={**result.extras, "remeasured": sorted(entry["metrics"])}))
-    return updated
 
 
 __all__ = ["LATENCY_KINDS", "REMEASURED_ATTR", "NoisyMachineWarning", "after_search",

@@ -3,6 +3,7 @@ dataframe of every evaluation."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
@@ -18,9 +19,36 @@ from hwnas.study_spec import StudySpec
 REFERENCE_ATTR = "reference_point"
 #: how far beyond the first batch's worst value the fixed reference point lies
 REFERENCE_MARGIN = 0.1
+#: the study user attribute holding latency figures measured again because they were noisy
+REMEASURED_ATTR = "remeasured"
 REFERENCE_RULE = (f"worst value of the first measured batch, widened by "
                   f"{REFERENCE_MARGIN:.0%} of that batch's range (not across zero); fixed "
                   "once and stored")
+
+
+def apply_remeasured(study: Any, results: Sequence[Result],
+                     stored: dict[str, Any] | None = None) -> list[Result]:
+    """``results`` with the figures :func:`hwnas.measure.noise.remeasure_noisy_front`
+    measured again in place, objective values too (``stored``: the study's
+    :data:`REMEASURED_ATTR` attribute, if already read). Torch-free: reading a study
+    (``show``, ``pick``, ``report``) applies them."""
+    if stored is None:
+        stored = study.storage.get_study_user_attrs(study._study_id).get(REMEASURED_ATTR, {})
+    if not stored:
+        return list(results)
+    keys = study.spec.objective_keys
+    updated = []
+    for result in results:
+        entry = stored.get(str(result.number))
+        if entry is None:
+            updated.append(result)
+            continue
+        metrics = {**result.metrics, **entry["metrics"]}
+        values = tuple(float(metrics[k]) for k in keys) if result.values is not None else None
+        updated.append(dataclasses.replace(
+            result, metrics=metrics, spreads={**result.spreads, **entry["spreads"]},
+            values=values, extras={**result.extras, "remeasured": sorted(entry["metrics"])}))
+    return updated
 
 
 def widened_worst(values: np.ndarray, directions: Sequence[str],
@@ -81,10 +109,8 @@ class Analysis:
         the end of a search) replace the first measurement."""
         constraints = self.spec.constraints
         finished = self.finished()
-        remeasured = self.storage.get_study_user_attrs(self._study_id).get("remeasured")
+        remeasured = self.storage.get_study_user_attrs(self._study_id).get(REMEASURED_ATTR)
         if remeasured:
-            from hwnas.measure.noise import apply_remeasured
-
             finished = apply_remeasured(self, finished, remeasured)
         return [r for r in finished if is_feasible(constraints, r.metrics)]
 
