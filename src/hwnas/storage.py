@@ -164,13 +164,10 @@ def publish_sqlite(built: Path, path: Path) -> bool:
         remove_sqlite(built)
     return True
 
+
 # -- steps that must not interleave between processes ------------------------------------------
 # Each runs prebuilt statements (:mod:`hwnas.storage_sql`): building them afresh per call cost
 # more than running them.
-def _tables() -> Any:
-    return tables()
-
-
 def _now() -> datetime:
     return datetime.now(timezone.utc).replace(tzinfo=None)
 
