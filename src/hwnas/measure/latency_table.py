@@ -194,8 +194,8 @@ class LatencyTable:
         self.measured_units = 0
         self._time_unit = time_unit or self._measure_unit
         # whole sub-networks are timed against the reference network (a stable scale), and
-        # units too while it is cheap (UNIT_REFERENCE_MS); else units are timed on their
-        # own (the calibration maps the scale)
+        # units too while it is cheap (UNIT_REFERENCE_MS); else units are timed against the
+        # probe network (the calibration maps that scale to the whole networks')
         self._context = MeasureContext(io.example_inputs(supernet, 1), supernet=supernet)
         self._unit_context = MeasureContext(io.example_inputs(supernet, 1))
         if store and self.path.is_file():

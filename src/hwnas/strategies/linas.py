@@ -29,9 +29,10 @@ far that probability falls short of what the batch needs: the inner NSGA-II, the
 of the exploited candidates with the measured sub-networks (true violations) and the
 screening of the evolutionary offspring (bred from a constraint-dominated archive, with as
 many again drawn uniformly) all use it. What the batch needs is set by a budget: the
-infeasible full measurements may be ``INFEASIBLE_SHARE`` of all; while much of that is
-left, a proposal on the predicted bound will do (the best feasible sub-networks lie there),
-when it is spent a proposal must be nearly sure (``FEASIBLE_PROBABILITY``). The starting
+infeasible full measurements may be ``infeasible_share`` of all (an option, default
+:data:`INFEASIBLE_SHARE`); while much of that is left, a proposal on the predicted bound
+will do (the best feasible sub-networks lie there), when it is spent a proposal must be
+nearly sure (``FEASIBLE_PROBABILITY``). The starting
 design is half as large (most of a space-filling design would be infeasible). Without
 constraints nothing of this runs.
 
