@@ -128,32 +128,39 @@ def _requeued_and_finished(study: Path, pid: int) -> list[int]:
             and t.user_attrs["proposal"]["arch_id"] in finished]
 
 
+def _killed_by_request(folder: Path, request: str, workers: list[subprocess.Popen]
+                       ) -> subprocess.Popen:
+    """The worker that took ``request`` (its pid is in the taken file's name), once dead."""
+    _wait_for(lambda: list(folder.glob(f"{request}.taken.*")))
+    pid = int(next(folder.glob(f"{request}.taken.*")).name.rsplit(".", 1)[1])
+    killed = next(w for w in workers if w.pid == pid)
+    killed.wait(timeout=60)
+    return killed
+
+
 def test_a_killed_worker_and_a_killed_driver_lose_nothing(tmp_path):
-    """SIGKILL of one of two workers mid-evaluation: the other re-queues its trial and
-    measures it; then kill -9 of the remaining one, mid-search, and a new start completes the
-    search, keeping every finished result."""
+    """SIGKILL of one of two workers mid-evaluation (after 3 finished): the other re-queues
+    its trial and goes on; then SIGKILL of the remaining one, mid-search (after 8), and a new
+    start completes the search, keeping every finished result. Each kill is placed by the
+    count of finished evaluations, not by the test's timing, so a slow test cannot miss it."""
     study, n = tmp_path / "s.db", 16
     env = _env(tmp_path, sleep=0.3)
+    (tmp_path / "kill-request-1").write_text("3")
+    (tmp_path / "kill-request-2").write_text("8")
     workers = _workers(study, n, 2, env, strategy="random")
-    _wait_for(lambda: study.exists() and _complete(study) >= 3)
-    (tmp_path / "kill-request").write_text("")  # the next evaluation to start kills itself
-    _wait_for(lambda: any(w.poll() is not None for w in workers))
-    killed = next(w for w in workers if w.poll() is not None)
-    survivor = next(w for w in workers if w is not killed)
+    killed = _killed_by_request(tmp_path, "kill-request-1", workers)
     assert killed.returncode == -signal.SIGKILL
-    _wait_for(lambda: _complete(study) >= 8 and _running_trial_of(study, survivor.pid)
-              is not None)
-    survivor.kill()
-    survivor.wait()
-    left_running = _running_trial_of(study, survivor.pid)  # None if it had just finished one
+    survivor = _killed_by_request(tmp_path, "kill-request-2", workers)
+    assert survivor is not killed and survivor.returncode == -signal.SIGKILL
+    left_running = _running_trial_of(study, survivor.pid)
+    assert left_running is not None, "the survivor died mid-evaluation"
     before = {t.number: t.values for t in _trials(study) if t.state == TrialState.COMPLETE}
-    assert len(before) < n
+    assert 8 <= len(before) < n
     _finish(_workers(study, n, 1, env, strategy="random", lead=0.0))
     after = {t.number: t.values for t in _trials(study) if t.state == TrialState.COMPLETE}
     assert all(after[number] == values for number, values in before.items())
     assert len(_requeued_and_finished(study, killed.pid)) == 1
-    if left_running is not None:
-        assert _requeued_and_finished(study, survivor.pid) == [left_running]
+    assert _requeued_and_finished(study, survivor.pid) == [left_running]
     _check(study, tmp_path, n)
 
 

@@ -3,7 +3,9 @@
 ``evaluate`` takes a little time (``BYO_SLEEP`` seconds, default 0.05), appends the
 sub-network it measured to ``$BYO_SHARING_DIR/evaluations.log`` when done (so a test counts
 real measurements), and kills its own process (SIGKILL) when the test asks for it: the first
-evaluation that takes the file ``$BYO_SHARING_DIR/kill-request`` (an atomic rename) dies.
+evaluation that takes a file ``$BYO_SHARING_DIR/kill-request*`` (an atomic rename) dies. A
+request may hold a number K: it is taken only once K evaluations are in the log, so a test
+can place its kills in the search without racing the workers.
 
 ``python -m byo_elastic.sharing STUDY N START_AT [--strategy S] [--grace G] [--workers W]``
 waits until the wall-clock time ``START_AT`` (so several processes start together), creates
@@ -14,6 +16,7 @@ the study or joins it (``exist_ok``), and searches it to ``N`` finished evaluati
 from __future__ import annotations
 
 import argparse
+import glob
 import json
 import os
 import signal
@@ -28,16 +31,36 @@ def space() -> SearchSpace:
                         Choice("kernel", (3, 5, 7))])
 
 
-def evaluate(config: dict) -> dict[str, Measurement]:
-    folder = os.environ.get("BYO_SHARING_DIR")
-    if folder:
-        request = os.path.join(folder, "kill-request")
+def _logged(folder: str) -> int:
+    try:
+        with open(os.path.join(folder, "evaluations.log")) as log:
+            return sum(1 for _ in log)
+    except FileNotFoundError:
+        return 0
+
+
+def _take_a_kill_request(folder: str) -> None:
+    for request in sorted(glob.glob(os.path.join(folder, "kill-request*"))):
+        if ".taken." in request:
+            continue
+        try:
+            with open(request) as file:
+                after = int(file.read().strip() or 0)
+        except FileNotFoundError:
+            continue
+        if _logged(folder) < after:
+            continue
         try:
             os.rename(request, f"{request}.taken.{os.getpid()}")
         except OSError:
-            pass
-        else:
-            os.kill(os.getpid(), signal.SIGKILL)
+            continue
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def evaluate(config: dict) -> dict[str, Measurement]:
+    folder = os.environ.get("BYO_SHARING_DIR")
+    if folder:
+        _take_a_kill_request(folder)
     time.sleep(float(os.environ.get("BYO_SLEEP", "0.05")))
     cost = config["depth"] * config["width"] * config["kernel"]
     figures = {"accuracy": Measurement(1.0 - 2.0 ** (-cost / 200.0)),
