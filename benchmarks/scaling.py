@@ -9,6 +9,13 @@ runs ``--repeats`` times; throughput is measured between the first and the last 
 (so Ray's start and the actors' first build are left out), reported as the median with
 min and max.
 
+The machine's own ceiling is measured beside them: after each repeat's Ray runs, the very
+evaluations they made run again in 1 and in 2 plain processes (spawned, each with a pickled
+copy of the evaluator, as Ray's actors get; no Ray, no study, no driver). Two evaluations
+at once on this 2-vCPU machine do not run as fast as one (they share the host's caches and
+memory bandwidth), so ``machine_speedup_2`` bounds what any pool of workers can reach here,
+and ``ray_share_of_machine_speedup`` is how much of it hwnas's Ray workers keep.
+
 The driver's overhead is the wall time ``optimize``'s loop spends on anything but blocking
 on the evaluations (``study.seconds["driver"]``: the strategy, proposing, claiming,
 telling, every storage statement, submitting to and fetching results from the workers,
@@ -29,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import statistics
 import tempfile
@@ -48,13 +56,17 @@ SPEEDUP_TARGET = 1.7
 OVERHEAD_TARGET = 0.05
 
 
-def one_run(folder: Path, name: str, workers: int | None, evaluations: int,
-            seed: int) -> dict[str, Any]:
+def new_study(folder: Path, name: str, seed: int) -> Study:
     torch.manual_seed(seed)
     supernet = create_supernet("elastic_cnn").eval()
-    study = Study.create(folder / f"{name}-{seed}.db", supernet=supernet, dataset="digits",
-                         objectives=["accuracy", "latency"], metrics=["macs", "params"],
-                         strategy="random", seed=seed)
+    return Study.create(folder / f"{name}-{seed}.db", supernet=supernet, dataset="digits",
+                        objectives=["accuracy", "latency"], metrics=["macs", "params"],
+                        strategy="random", seed=seed)
+
+
+def one_run(folder: Path, name: str, workers: int | None, evaluations: int,
+            seed: int) -> dict[str, Any]:
+    study = new_study(folder, name, seed)
     stamps: list[float] = []
     driver_at: list[float] = []
     cpu_at: list[float] = []
@@ -74,6 +86,7 @@ def one_run(folder: Path, name: str, workers: int | None, evaluations: int,
     steady = (driver_at[-1] - driver_at[0]) / (len(driver_at) - 1)  # after the first result
     cpu = (cpu_at[-1] - cpu_at[0]) / (len(cpu_at) - 1)
     return {"name": name, "workers": workers or 0, "seed": seed, "evaluations": finished,
+            "configs": [result.config for result in study.finished()],
             "wall_s": round(wall, 3),
             "evals_per_s": (len(stamps) - 1) / (stamps[-1] - stamps[0]),
             "evaluate_s_per_eval": evaluate, "driver_s_per_eval": driver,
@@ -81,6 +94,36 @@ def one_run(folder: Path, name: str, workers: int | None, evaluations: int,
             "driver_cpu_s_per_eval_steady": cpu if workers is not None else None,
             "driver_overhead_fraction": steady / evaluate,
             "driver_overhead_fraction_with_start": driver / evaluate}
+
+
+def _evaluate_share(evaluate: Any, configs: list[dict[str, Any]], ends: Any) -> None:
+    torch.set_num_threads(1)
+    for config in configs:
+        evaluate(config)
+        ends.put(time.perf_counter())  # CLOCK_MONOTONIC: one clock for every process
+
+
+def plain_run(folder: Path, name: str, processes: int, configs: list[dict[str, Any]],
+              seed: int) -> dict[str, Any]:
+    """The same evaluations in ``processes`` plain forked processes, each its share in turn:
+    no Ray, no study, no driver. Its throughput (between the first and the last result, as
+    for Ray) is what this machine gives one or two evaluations at once, the ceiling for
+    Ray's speed-up."""
+    evaluate = new_study(folder, name, seed).evaluator()
+    context = multiprocessing.get_context("spawn")  # each gets a pickled copy, as on Ray
+    ends = context.Queue()
+    workers = [context.Process(target=_evaluate_share,
+                               args=(evaluate, configs[start::processes], ends))
+               for start in range(processes)]
+    for worker in workers:
+        worker.start()
+    stamps = sorted(ends.get(timeout=600) for _ in configs)
+    for worker in workers:
+        worker.join()
+        if worker.exitcode != 0:
+            raise RuntimeError(f"a plain evaluation process exited with {worker.exitcode}")
+    return {"name": name, "workers": processes, "seed": seed, "evaluations": len(configs),
+            "evals_per_s": (len(stamps) - 1) / (stamps[-1] - stamps[0])}
 
 
 def summary(runs: list[dict[str, Any]], key: str) -> dict[str, float]:
@@ -120,21 +163,39 @@ def main() -> None:
                           f"evaluation {run['evaluate_s_per_eval']:.3f} s, driver "
                           f"{1e3 * run['driver_s_per_eval_steady']:.2f} ms = "
                           f"{100 * run['driver_overhead_fraction']:.2f}% of it", flush=True)
+                made_by = {1: runs[-2].pop("configs"), 2: runs[-1].pop("configs")}
+                runs[-3].pop("configs")
+                for processes in (1, 2):  # the very evaluations Ray's runs made
+                    name = f"plain_{processes}"
+                    run = plain_run(Path(folder), name, processes, made_by[processes], seed)
+                    runs.append(run)
+                    print(f"{name:10s} seed {seed}: {run['evals_per_s']:.2f} evals/s",
+                          flush=True)
     finally:
         ray.shutdown()
     after = machine_facts()
+    plain = {name: [r for r in runs if r["name"] == name] for name in ("plain_1", "plain_2")}
     by_name = {name: [r for r in runs if r["name"] == name]
                for name in ("in_process", "ray_1", "ray_2")}
-    throughput = {name: summary(group, "evals_per_s") for name, group in by_name.items()}
+    throughput = {name: summary(group, "evals_per_s")
+                  for name, group in {**by_name, **plain}.items()}
     speedups = [two["evals_per_s"] / one["evals_per_s"]
                 for one, two in zip(by_name["ray_1"], by_name["ray_2"])]
+    ceilings = [two["evals_per_s"] / one["evals_per_s"]
+                for one, two in zip(plain["plain_1"], plain["plain_2"])]
     overhead = summary(by_name["ray_2"], "driver_overhead_fraction")
     speedup = throughput["ray_2"]["median"] / throughput["ray_1"]["median"]
+    ceiling = throughput["plain_2"]["median"] / throughput["plain_1"]["median"]
     result = {
         "workers": {"1": throughput["ray_1"]["median"], "2": throughput["ray_2"]["median"]},
         "in_process": throughput["in_process"]["median"],
         "speedup_2": speedup,
         "speedup_2_per_repeat": speedups,
+        "plain_processes": {"1": throughput["plain_1"]["median"],
+                            "2": throughput["plain_2"]["median"]},
+        "machine_speedup_2": ceiling,
+        "machine_speedup_2_per_repeat": ceilings,
+        "ray_share_of_machine_speedup": speedup / ceiling,
         "driver_overhead_fraction": overhead["median"],
         "driver_overhead_fraction_per_repeat": [r["driver_overhead_fraction"]
                                                 for r in by_name["ray_2"]],
@@ -166,7 +227,9 @@ def main() -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
     print(f"1 worker {result['workers']['1']:.2f} evals/s, 2 workers "
-          f"{result['workers']['2']:.2f} evals/s: speed-up {speedup:.2f}x (target >= "
+          f"{result['workers']['2']:.2f} evals/s: speed-up {speedup:.2f}x (the same "
+          f"evaluations in 2 plain processes: {ceiling:.2f}x one, per repeat "
+          f"{', '.join(f'{x:.2f}' for x in ceilings)}; target >= "
           f"{SPEEDUP_TARGET}: {'met' if result['targets']['speedup_2_met'] else 'missed'}); "
           f"driver overhead {100 * overhead['median']:.2f}% of the evaluation time (target < "
           f"{100 * OVERHEAD_TARGET:.0f}%: "

@@ -179,7 +179,9 @@ def test_scaling_benchmark_quick_writes_its_figures(tmp_path):
     assert set(figures["workers"]) == {"1", "2"} and figures["speedup_2"] > 0
     assert 0 <= figures["driver_overhead_fraction"] < 1
     assert figures["machine"]["load_average_before"] and figures["machine"]["cpu"]
-    assert {r["name"] for r in figures["runs"]} == {"in_process", "ray_1", "ray_2"}
+    assert {r["name"] for r in figures["runs"]} == {"in_process", "ray_1", "ray_2", "plain_1",
+                                                    "plain_2"}
+    assert set(figures["plain_processes"]) == {"1", "2"} and figures["machine_speedup_2"] > 0
 
 
 @pytest.mark.slow
