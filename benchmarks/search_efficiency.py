@@ -20,16 +20,29 @@ Each (task, method, seed) run is cached under ``runs/search_efficiency/``, keyed
 table's contents, the budget, the method's options and a fingerprint of the code that
 proposes (hwnas's strategies and space, or ``baselines.py``), so an interrupted run resumes
 and a changed strategy is run again. A task whose table is not registered is skipped.
+
+Which configs are one network: a table holds every config of its space (configs that build
+one network share one measurement: the cells whose dead edges differ). A task may give the
+searchers a space that knows this (:attr:`Task.canonicalize`, hwnas's ``canonicalize``
+hook; the cells tasks use ``cells.canonical_cell``, as ``cells.cells_space()`` does), so a
+method that compares configs by ``space.canonical`` / ``arch_id`` (hwnas's strategies,
+BoTorch's pool) proposes each network once. Every proposal counts as an evaluation, a
+second config of a measured network included: a user pays for it. random@800 stays
+config-level (random search skipping measured *configs*, as the reference was fixed), and
+the report gives, beside the duplicate share, the share of evaluations that repeated a
+measured network (``network_duplicate_fraction``).
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
+import importlib.util
 import json
 import multiprocessing
 import os
 import socket
+import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -47,6 +60,7 @@ from hwnas.strategies import create_strategy
 from hwnas.tabular import BENCHMARKS, TabularBenchmark, load_benchmark
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks" / "tabular"))  # the tables' own modules (hooks)
 #: bump when a run's record changes meaning (invalidates the cache)
 RUN_FORMAT = 3
 BUDGET = 800
@@ -74,6 +88,15 @@ class Task:
     objectives: tuple[tuple[str, str], ...]
     reference: tuple[float, ...] | None
     about: str = ""
+    #: ``"module:function"``: the searchers' space is the table's with this ``canonicalize``
+    #: hook (configs that are one network); None: the table's space as it is
+    canonicalize: str | None = None
+
+    def space(self, bench: TabularBenchmark) -> SearchSpace:
+        """The space the searchers see: the table's dimensions, and the task's hook."""
+        if self.canonicalize is None:
+            return bench.space
+        return SearchSpace(bench.space.dims, canonicalize=self.canonicalize)
 
 
 TASKS: dict[str, Task] = {task.name: task for task in (
@@ -84,7 +107,8 @@ TASKS: dict[str, Task] = {task.name: task for task in (
     Task("cells", "mnist1d_cells", (("accuracy", "maximize"), ("latency@b1", "minimize")),
          (0.90, 1.6),
          "cell-based, unordered op choice per edge; accuracy floor 0.90 (5.3% of the cells "
-         "are below it, down to chance, 0.099); front above it: latency 0.162-1.468 ms"),
+         "are below it, down to chance, 0.099); front above it: latency 0.162-1.468 ms",
+         canonicalize="cells:canonical_cell"),
     Task("blocks", "mnist1d_blocks", (("accuracy", "maximize"), ("latency", "minimize")),
          (0.90, 2.1),
          "conditional dimensions under a categorical block type; front above 0.90: latency "
@@ -93,7 +117,7 @@ TASKS: dict[str, Task] = {task.name: task for task in (
                                      ("latency@b32", "minimize")),
          (0.90, 1.6, 3.1),
          "three objectives: accuracy, latency at batch 1 and at batch 32; front above 0.90: "
-         "latency@b32 0.478-2.782 ms"),
+         "latency@b32 0.478-2.782 ms", canonicalize="cells:canonical_cell"),
 )}
 
 
@@ -286,7 +310,7 @@ def run_one(task: Task, method: str, bench: TabularBenchmark, seed: int, budget:
     start = time.perf_counter()
     clock = time.process_time  # CPU seconds: other processes on a busy machine do not count
     tick = clock()
-    searcher = spec.make(bench.space, directions, seed, reference, options)
+    searcher = spec.make(task.space(bench), directions, seed, reference, options)
     strategy_s = clock() - tick
     rows: list[int] = []
     while len(rows) < budget:
@@ -395,9 +419,24 @@ def write_json(path: Path, data: Any) -> None:
     temporary.replace(path)
 
 
+def hook_fingerprint(task: Task) -> str:
+    """A short hash of the task's ``canonicalize`` path and its module's code ('' without)."""
+    if task.canonicalize is None:
+        return ""
+    module = task.canonicalize.partition(":")[0]
+    spec = importlib.util.find_spec(module)
+    origin = Path(spec.origin) if spec is not None and spec.origin else None
+    digest = hashlib.sha1(task.canonicalize.encode())
+    if origin is not None and origin.exists():
+        digest.update(origin.read_bytes())
+    return digest.hexdigest()[:8]
+
+
 def cache_path(cache_dir: Path, task: Task, bench: TabularBenchmark, method: str, seed: int,
                budget: int) -> Path:
+    hook = hook_fingerprint(task)
     return (cache_dir / f"{task.name}-{table_fingerprint(bench, task.objectives)}"
+            f"{'-net' + hook if hook else ''}"
             / f"{method}-seed{seed}-max{budget}-{code_fingerprint(METHODS[method].code)}.json")
 
 
@@ -589,7 +628,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     def publish(records: list[dict[str, Any]], final: bool = False) -> dict[str, Any]:
         records = rescored(records, tasks, benches, references)
         data = report.results(tasks, benches, references, random800, records, methods,
-                              settings, skipped, time.perf_counter() - started)
+                              settings, skipped, time.perf_counter() - started,
+                              {name: task.space(benches[task.table])
+                               for name, task in tasks.items()})
         write_json(json_path, data)
         if final:
             report.print_report(data)

@@ -4,7 +4,9 @@ Per task and method: the median and inter-quartile range over seeds of the HV fr
 :data:`CHECKPOINTS` (null where the runs stopped earlier: a capped method), the median
 evaluations to reach random@800 and 98% / 99% of the true HV (a seed that never gets there
 counts as infinite; null when the median seed never got there), the share of evaluations
-that repeated a measured sub-network, and the strategy's own milliseconds per proposal.
+that repeated a measured config (``duplicate_fraction``) and a measured network
+(``network_duplicate_fraction``: another config of it, by the task's space's ids), and the
+strategy's own milliseconds per proposal.
 Then the targets set for ``linas`` on every task, and the worst task.
 """
 
@@ -37,7 +39,10 @@ def _median_count(values: Sequence[float]) -> int | None:
     return int(math.ceil(median)) if math.isfinite(median) else None
 
 
-def summarize_method(runs: Sequence[dict[str, Any]], random800: float) -> dict[str, Any]:
+def summarize_method(runs: Sequence[dict[str, Any]], random800: float,
+                     distinct_networks: Sequence[int] | None = None) -> dict[str, Any]:
+    """One method's figures over its runs; ``distinct_networks``: per run, the networks
+    among its evaluations (default: its distinct configs)."""
     curves = [r["hv_fraction"] for r in runs]
     median: dict[str, float | None] = {}
     iqr: dict[str, list[float] | None] = {}
@@ -58,6 +63,9 @@ def summarize_method(runs: Sequence[dict[str, Any]], random800: float) -> dict[s
     entry.update({
         "duplicate_fraction": round(1.0 - sum(r["distinct"] for r in runs)
                                     / max(evaluations, 1), 4),
+        "network_duplicate_fraction": round(1.0 - sum(
+            distinct_networks if distinct_networks is not None
+            else [r["distinct"] for r in runs]) / max(evaluations, 1), 4),
         "strategy_ms_per_proposal": round(1000.0 * sum(r["strategy_s"] for r in runs)
                                           / max(evaluations, 1), 3),
         "final_hv_fraction": round(float(np.median([c[-1] for c in curves])), 4),
@@ -134,18 +142,22 @@ def _git_commit() -> str | None:
 def results(tasks: dict[str, Any], benches: dict[str, Any], references: dict[str, list[float]],
             random800: dict[str, np.ndarray], records: Sequence[dict[str, Any]],
             methods: Sequence[str], settings: dict[str, Any], skipped: dict[str, str],
-            elapsed_s: float) -> dict[str, Any]:
-    """The results file's contents (see benchmarks/README.md)."""
+            elapsed_s: float, spaces: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The results file's contents (see benchmarks/README.md). ``spaces``: per task, the
+    space the searchers saw (its ids say which configs are one network; default the
+    table's)."""
     out_tasks: dict[str, Any] = {}
     for name, task in tasks.items():
         bench = benches[task.table]
         r800 = random800[name]
         summary = {}
         for method in methods:
-            runs = [r for r in records if r["task"] == name and r["method"] == method]
+            runs = sorted([r for r in records if r["task"] == name and r["method"] == method],
+                          key=lambda r: r["seed"])
             if runs:
-                summary[method] = summarize_method(sorted(runs, key=lambda r: r["seed"]),
-                                                   float(np.median(r800)))
+                space = (spaces or {}).get(name, bench.space)
+                networks = [len(set(space.arch_ids(bench.configs[r["rows"]]))) for r in runs]
+                summary[method] = summarize_method(runs, float(np.median(r800)), networks)
         incomplete = {m: f"{summary.get(m, {}).get('seeds', 0)}/{settings['seeds_planned']}"
                       for m in methods
                       if summary.get(m, {}).get("seeds", 0) < settings["seeds_planned"]}
@@ -201,7 +213,7 @@ def print_report(data: dict[str, Any]) -> None:
         table.add_column("seeds", justify="right")
         for checkpoint in CHECKPOINTS:
             table.add_column(f"@{checkpoint}", justify="right")
-        for column in ("to r@800", "to 98%", "to 99%", "dup", "ms/prop"):
+        for column in ("to r@800", "to 98%", "to 99%", "dup", "net dup", "ms/prop"):
             table.add_column(column, justify="right")
         for method, m in entry["methods"].items():
             cells = [_cell(m["hv_fraction"][str(c)], m["hv_fraction_iqr"][str(c)])
@@ -210,6 +222,7 @@ def print_report(data: dict[str, Any]) -> None:
                        for k in ("evals_to_random800", *FRACTIONS)]
             table.add_row(method, str(m["seeds"]), *cells, *reached,
                           f"{m['duplicate_fraction']:.3f}",
+                          f"{m['network_duplicate_fraction']:.3f}",
                           f"{m['strategy_ms_per_proposal']:.2f}")
         console.print(table)
         for check in entry["targets"]:
@@ -278,8 +291,8 @@ def markdown(data: dict[str, Any]) -> str:
                   + ("" if entry["complete"] else
                      f"; incomplete (seeds done/planned): {entry['incomplete_seeds']}"), "",
                   "| method | seeds | " + " | ".join(f"@{c}" for c in CHECKPOINTS)
-                  + " | to r@800 | to 98% | to 99% | dup | ms/prop |",
-                  "|---" * (len(CHECKPOINTS) + 7) + "|"]
+                  + " | to r@800 | to 98% | to 99% | dup | net dup | ms/prop |",
+                  "|---" * (len(CHECKPOINTS) + 8) + "|"]
         for method, m in entry["methods"].items():
             cells = [_cell(m["hv_fraction"][str(c)], m["hv_fraction_iqr"][str(c)])
                      for c in CHECKPOINTS]
@@ -287,6 +300,7 @@ def markdown(data: dict[str, Any]) -> str:
                        for k in ("evals_to_random800", *FRACTIONS)]
             lines.append(f"| `{method}` | {m['seeds']} | " + " | ".join(cells + reached) +
                          f" | {m['duplicate_fraction']:.3f} | "
+                         f"{m['network_duplicate_fraction']:.3f} | "
                          f"{m['strategy_ms_per_proposal']:.1f} |")
         lines.append("")
         for check in entry["targets"]:

@@ -52,6 +52,8 @@ from oneshot import (  # noqa: E402
     train_fair,
 )
 
+from hwnas.space import SearchSpace  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[2]
 DATASET = "mnist1d"
 VAL_SAMPLES, TEST_SAMPLES = 1000, 500  # fixed subsets: the shared machine is slow
@@ -224,7 +226,10 @@ def main(argv: list[str] | None = None) -> None:
     if args.train_only:
         return
 
-    space = supernet.space
+    # every config gets a row, also those that extract a network another row has
+    # (recipe.network_key: measured once, figures shared), so the table's space is the
+    # config-level one, without the super-network space's canonicalize hook
+    space = SearchSpace(supernet.space.dims)
     encoded = np.array([space.encode(c) for c in space.enumerate()], dtype=np.int64)
     if args.limit is not None:
         encoded = encoded[np.random.default_rng(args.seed).permutation(len(encoded))

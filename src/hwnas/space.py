@@ -15,6 +15,16 @@ while ``config["block"]`` is one of those values; any parent). An inactive gene 
 change the sub-network, so :meth:`SearchSpace.arch_id` masks it and two configs that differ
 only there are the same sub-network.
 
+A space may also know that some *different* configs build one network, beyond what
+conditions say (an edge of a cell whose output no path uses, say): ``canonicalize=``, a
+function ``config -> config`` that returns one fixed config for every config of the same
+network (it sees configs whose inactive genes are masked already; it must return a config
+of the space and be idempotent). Every id, canonical form and duplicate check follows it
+(:meth:`SearchSpace.canonical`, :meth:`~SearchSpace.arch_id`,
+:meth:`~SearchSpace.canonical_indices`, so every strategy's duplicate elimination), and
+:meth:`~SearchSpace.size` / :meth:`~SearchSpace.enumerate` count networks. Stored with a
+study as ``"package.module:function"``, so it must be importable (not a lambda).
+
 Alike dimensions of one kind may share a *group* (``Categorical(..., group="quant")``, the
 per-layer precision genes): nothing changes for sampling, variation or ids; a starting
 design spreads each row's share of a value over the group (:mod:`hwnas.strategies.design`).
@@ -40,10 +50,11 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import importlib
 import itertools
 import json
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -54,6 +65,14 @@ from hwnas.errors import InvalidConfigError
 Config = dict[str, Any]
 Condition = tuple[str, Any]
 """``(parent, threshold)`` or ``(parent, frozenset_of_values)``."""
+Canonicalize = Callable[[Config], Config]
+"""``config -> config``: one fixed config for every config of the same network."""
+
+NETWORK_COUNT_LIMIT = 2_000_000
+"""With a ``canonicalize`` hook, spaces of up to this many configs are enumerated to count
+their networks (:meth:`SearchSpace.size`); a larger one reports its count of configs."""
+_MEMO_LIMIT = 500_000
+"""Canonical rows the hook's memo keeps before it starts over."""
 
 
 @dataclass(frozen=True)
@@ -166,9 +185,21 @@ def IntRange(  # noqa: N802 - reads as a type at call sites
 
 
 class SearchSpace:
-    """An ordered collection of dimensions (one level of conditions)."""
+    """An ordered collection of dimensions (one level of conditions), optionally with a
+    ``canonicalize`` hook that says which configs are one network (see the module
+    docstring): a module-level function, or its ``"package.module:function"`` path
+    (imported when first needed)."""
 
-    def __init__(self, dims: Sequence[Dimension]) -> None:
+    def __init__(self, dims: Sequence[Dimension],
+                 canonicalize: Canonicalize | str | None = None) -> None:
+        if canonicalize is not None and not callable(canonicalize):
+            if not isinstance(canonicalize, str) or not _is_import_path(canonicalize):
+                raise InvalidConfigError(
+                    f"canonicalize must be a function config -> config or its import path "
+                    f"'package.module:function', got {canonicalize!r}"
+                )
+        self.canonicalize: Canonicalize | str | None = canonicalize
+        self._network_memo: dict[bytes, np.ndarray] = {}
         self.dims: tuple[Dimension, ...] = tuple(dims)
         for dim in self.dims:
             if not isinstance(dim, _Dimension):
@@ -245,13 +276,19 @@ class SearchSpace:
         return self._by_name[name]
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, SearchSpace) and self.to_dict() == other.to_dict()
+        return (isinstance(other, SearchSpace) and self._dims_dict() == other._dims_dict()
+                and self._hook_key() == other._hook_key())
 
     def __hash__(self) -> int:
-        return hash(self.to_json())
+        return hash((json.dumps(self._dims_dict()), self._hook_key()))
 
     def __repr__(self) -> str:
         return f"SearchSpace({len(self)} dims, {self.size():,} sub-networks)"
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["_network_memo"] = {}  # a cache: not worth shipping to another process
+        return state
 
     @property
     def cardinalities(self) -> np.ndarray:
@@ -277,7 +314,22 @@ class SearchSpace:
         return [d for d in self.dims if d.name in names]
 
     def size(self) -> int:
-        """The number of distinct sub-networks (inactive genes do not count)."""
+        """The number of distinct sub-networks (inactive genes do not count). With a
+        ``canonicalize`` hook: counted by enumerating the configs (once; cached) when there
+        are at most :data:`NETWORK_COUNT_LIMIT` of them, else the count of configs (an upper
+        bound)."""
+        if self.canonicalize is None:
+            return self._config_count()
+        return self._network_count
+
+    @functools.cached_property
+    def _network_count(self) -> int:
+        if self._config_count() > NETWORK_COUNT_LIMIT:
+            return self._config_count()
+        return sum(1 for _ in self.enumerate())
+
+    def _config_count(self) -> int:
+        """Configs that differ in an active gene (what :meth:`size` is without a hook)."""
         parents = self._parents()
         free = [d for d in self.dims if d.active_if is None and d not in parents]
         conditional = [d for d in self.dims if d.active_if is not None]
@@ -311,10 +363,82 @@ class SearchSpace:
         return config
 
     def canonical(self, config: Config) -> Config:
-        """The same sub-network with every inactive gene set to its dimension's first value."""
+        """The same sub-network with every inactive gene set to its dimension's first value
+        (and, with a ``canonicalize`` hook, in the hook's form)."""
         self.validate(config)
+        masked = self._masked(config)
+        if self.canonicalize is None:
+            return masked
+        return self.decode(self._network_row(
+            np.array([d.index(masked[d.name]) for d in self.dims], dtype=np.int64)))
+
+    def _masked(self, config: Config) -> Config:
         return {d.name: (config[d.name] if self.is_active(d, config) else d.values[0])
                 for d in self.dims}
+
+    def _hook(self) -> Canonicalize:
+        hook = self.canonicalize
+        if isinstance(hook, str):
+            hook = _import_hook(hook)
+            self.canonicalize = hook
+        return hook
+
+    def _hook_key(self) -> Any:
+        """What identifies the hook: its import path, else the function itself."""
+        if self.canonicalize is None or isinstance(self.canonicalize, str):
+            return self.canonicalize
+        return _hook_path(self.canonicalize) or self.canonicalize
+
+    def _network_row(self, row: np.ndarray) -> np.ndarray:
+        """The hook's canonical row of one masked row of value indices (memoised)."""
+        key = row.tobytes()
+        found = self._network_memo.get(key)
+        if found is not None:
+            return found
+        first = self._apply_hook(row)
+        if not np.array_equal(self._apply_hook(first), first):
+            raise InvalidConfigError(
+                f"the space's canonicalize hook {self._hook_name()} is not idempotent: it maps "
+                f"{self.decode(row)} to {self.decode(first)}, and that to another config; it "
+                "must return the same config for a config already in canonical form"
+            )
+        if len(self._network_memo) >= _MEMO_LIMIT:
+            self._network_memo.clear()
+        self._network_memo[key] = first
+        self._network_memo[first.tobytes()] = first
+        return first
+
+    def _apply_hook(self, row: np.ndarray) -> np.ndarray:
+        config = self.decode(row)
+        try:
+            out = self._hook()(dict(config))
+        except InvalidConfigError:
+            raise
+        except Exception as error:
+            raise InvalidConfigError(
+                f"the space's canonicalize hook {self._hook_name()} raised "
+                f"{type(error).__name__}: {error} on {config}"
+            ) from error
+        if not isinstance(out, dict):
+            raise InvalidConfigError(
+                f"the space's canonicalize hook {self._hook_name()} returned "
+                f"{type(out).__name__} {out!r} for {config}; it must return a config (a dict "
+                "of this space's dimensions)"
+            )
+        try:
+            self.validate(out)
+        except InvalidConfigError as error:
+            raise InvalidConfigError(
+                f"the space's canonicalize hook {self._hook_name()} returned a config outside "
+                f"the space for {config}: {error}"
+            ) from None
+        masked = self._masked(out)
+        return np.array([d.index(masked[d.name]) for d in self.dims], dtype=np.int64)
+
+    def _hook_name(self) -> str:
+        hook = self.canonicalize
+        return repr(hook) if isinstance(hook, str) else repr(
+            _hook_path(hook) or getattr(hook, "__qualname__", hook))
 
     def arch_id(self, config: Config) -> str:
         """A short stable id of the sub-network (inactive genes masked)."""
@@ -358,11 +482,17 @@ class SearchSpace:
         return active
 
     def canonical_indices(self, indices: np.ndarray) -> np.ndarray:
-        """Rows of value indices with every inactive gene set to 0 (its first value), so
-        equal rows are the same sub-network (vectorised :meth:`canonical`)."""
+        """Rows of value indices with every inactive gene set to 0 (its first value), and
+        with a ``canonicalize`` hook in its form, so equal rows are the same sub-network
+        (vectorised :meth:`canonical`)."""
         indices = self._index_rows(indices).copy()
         if self._activity_tables:
             indices[~self.active_matrix(indices)] = 0
+        if self.canonicalize is not None and len(indices):
+            memo = self._network_memo
+            rows = [memo.get(row.tobytes()) for row in indices]
+            indices = np.stack([found if found is not None else self._network_row(row)
+                                for found, row in zip(rows, indices)])
         return indices
 
     def features(self, configs: Sequence[Config]) -> np.ndarray:
@@ -443,6 +573,19 @@ class SearchSpace:
 
     def enumerate(self) -> Iterator[Config]:
         """Every distinct sub-network once, as canonical configs."""
+        if self.canonicalize is None:
+            yield from self._enumerate_configs()
+            return
+        seen: set[bytes] = set()
+        for config in self._enumerate_configs():
+            row = self._network_row(self.encode(config))
+            key = row.tobytes()
+            if key not in seen:
+                seen.add(key)
+                yield self.decode(row)
+
+    def _enumerate_configs(self) -> Iterator[Config]:
+        """Every config that differs in an active gene once, inactive genes masked."""
         parents = self._parents()
         for parent_values in itertools.product(*(p.values for p in parents)):
             fixed = dict(zip([p.name for p in parents], parent_values))
@@ -456,14 +599,31 @@ class SearchSpace:
     def to_dict(self) -> dict[str, Any]:
         """``{"dims": [{"name", "type", "values", "active_if"}]}``, JSON-ready; ``active_if``
         is ``None``, ``{"parent", "at_least"}`` or ``{"parent", "in": [...]}``; ``"group"``
-        appears only on a dimension that has one."""
+        appears only on a dimension that has one; ``"canonicalize"`` (the hook's
+        ``"package.module:function"``) only on a space that has one. A hook that cannot be
+        imported by that path (a lambda, a nested function, one defined in ``__main__``)
+        raises :class:`~hwnas.errors.InvalidConfigError`."""
+        data = self._dims_dict()
+        if self.canonicalize is not None:
+            path = self._hook_key()
+            if not isinstance(path, str):
+                raise InvalidConfigError(
+                    f"the space's canonicalize hook {self._hook_name()} cannot be stored: a "
+                    "study stores it by import path, so define it at module level in an "
+                    "importable module (not a lambda, a nested function or __main__) and "
+                    "pass the function or 'package.module:function'"
+                )
+            data["canonicalize"] = path
+        return data
+
+    def _dims_dict(self) -> dict[str, Any]:
         return {"dims": [d.to_dict() for d in self.dims]}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SearchSpace:
         """The inverse of :meth:`to_dict`; also reads the older untyped format (every
         dimension a :class:`Choice`, ``active_if`` a ``[parent, threshold]`` pair)."""
-        return cls([_dim_from_dict(d) for d in data["dims"]])
+        return cls([_dim_from_dict(d) for d in data["dims"]], data.get("canonicalize"))
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict())
@@ -483,6 +643,42 @@ def _dim_from_dict(data: dict[str, Any]) -> Dimension:
         condition = tuple(condition)
     return _KINDS[kind](data["name"], tuple(data["values"]), condition or None,
                         data.get("group"))
+
+
+def _is_import_path(path: str) -> bool:
+    module, sep, attribute = path.partition(":")
+    return bool(sep and module and attribute)
+
+
+def _hook_path(function: Any) -> str | None:
+    """``"module:qualname"`` of a function importable by that path, else None."""
+    module = getattr(function, "__module__", None)
+    qualname = getattr(function, "__qualname__", None)
+    if not module or not qualname or "<" in qualname or module == "__main__":
+        return None
+    return f"{module}:{qualname}"
+
+
+def _import_hook(path: str) -> Canonicalize:
+    """The function at ``"package.module:function"`` (a space's canonicalize hook)."""
+    module_name, _, attribute = path.partition(":")
+    try:
+        target: Any = importlib.import_module(module_name)
+    except ImportError as error:
+        raise InvalidConfigError(
+            f"cannot import module {module_name!r} for the space's canonicalize hook "
+            f"{path!r} ({error}); install the package or put its folder on PYTHONPATH"
+        ) from None
+    for part in attribute.split("."):
+        if not hasattr(target, part):
+            raise InvalidConfigError(
+                f"module {module_name!r} has no {attribute!r} (the space's canonicalize hook "
+                f"{path!r})"
+            )
+        target = getattr(target, part)
+    if not callable(target):
+        raise InvalidConfigError(f"the space's canonicalize hook {path!r} is not callable")
+    return target
 
 
 def _condition(name: str, condition: Any) -> Condition | None:

@@ -2,7 +2,8 @@
 
 :func:`check_strategy_suite` runs a strategy over ordered, categorical (``(1, 2, 3)``,
 ``("a", "b", "c")``), mixed-type (``(1, "a")``), conditional (numeric and categorical
-parent) and single-value spaces, with 1, 2 and 3 objectives, some evaluations failing
+parent), network-identity (a ``canonicalize`` hook: dead edges of a tiny cell) and
+single-value spaces, with 1, 2 and 3 objectives, some evaluations failing
 (told with ``values=None``), a tiny space that it must spend and then stop on cleanly,
 and constrained searches (:func:`constrained_case`: a bound on an objective, measured in
 full, and on a cheap metric, whose violators come back unmeasured as a study records
@@ -84,7 +85,26 @@ def conformance_spaces() -> dict[str, SearchSpace]:
         "single_value": SearchSpace([Choice("fixed", (16,)), Categorical("only", ("relu",))]
                                     + [Choice(f"w{i}", (8, 16, 32)) for i in range(3)]
                                     + [Categorical("op", ops)]),
+        "network_hook": tiny_cell_space(),
     }
+
+
+def tiny_cell_space() -> SearchSpace:
+    """A space whose ``canonicalize`` hook (:func:`tiny_cell_canonical`) says which configs
+    are one network: a path ``0 -> 1 -> 2`` is dead unless both of its edges carry an op,
+    so 3 x 3 x 3 edge configs are 3 x 5 networks (times a width and an activation: 90)."""
+    ops = ("zero", "conv", "pool")
+    return SearchSpace([Categorical("edge0_1", ops), Categorical("edge1_2", ops),
+                        Categorical("edge0_2", ops), Choice("width", (8, 16, 32)),
+                        Categorical("act", ("relu", "gelu"))],
+                       canonicalize=tiny_cell_canonical)
+
+
+def tiny_cell_canonical(config: Config) -> Config:
+    """:func:`tiny_cell_space`'s hook: a dead path's two edges both ``zero``."""
+    if "zero" in (config["edge0_1"], config["edge1_2"]):
+        return {**config, "edge0_1": "zero", "edge1_2": "zero"}
+    return dict(config)
 
 
 def spent_space() -> SearchSpace:
@@ -293,6 +313,8 @@ def check_strategy_suite(name: str, n_evaluations: int = 24) -> None:
     check_spends_space(make)
     single = SearchSpace([Choice("fixed", (1,)), Categorical("only", ("x",))])
     check_spends_space(make, single)
+    check_spends_space(make, SearchSpace(tiny_cell_space().dims[:3],
+                                         canonicalize=tiny_cell_canonical))
     for index, space in enumerate(conformance_spaces().values()):
         if space.size() > 2 * n_evaluations:  # single_value has too few to constrain
             check_strategy(make, n_evaluations, space=space, n_objectives=1 + index % 3,
