@@ -167,6 +167,7 @@ def results(tasks: dict[str, Any], benches: dict[str, Any], references: dict[str
             "reference_point": [round(v, 6) for v in references[name]],
             "reference_pinned": task.reference is not None,
             "space_size": len(bench),
+            "networks": int((spaces or {}).get(name, bench.space).size()),
             "true_front_size": int(len(bench.pareto_front(task.objectives))),
             "random800_hv_fraction": round(float(np.median(r800)), 4),
             "random800_iqr": [round(float(v), 4) for v in np.percentile(r800, [25, 75])],
@@ -315,12 +316,13 @@ README_END = "<!-- end of search_efficiency results -->"
 
 
 def tasks_markdown(data: dict[str, Any]) -> str:
-    lines = ["| task | table | objectives | sub-networks | true front | reference point "
+    lines = ["| task | table | objectives | configs (networks) | true front | reference point "
              "(fixed in advance) | random@800 [IQR] |", "|---|---|---|---|---|---|---|"]
     for name, entry in data["tasks"].items():
         lines.append(f"| `{name}` | `{entry['table']}` | "
                      f"{', '.join(f'{o[0]} ({o[1][:3]})' for o in entry['objectives'])} | "
-                     f"{entry['space_size']:,} | {entry['true_front_size']} | "
+                     f"{entry['space_size']:,} ({entry.get('networks', entry['space_size']):,}) | "
+                     f"{entry['true_front_size']} | "
                      f"{entry['reference_point']} | {entry['random800_hv_fraction']:.4f} "
                      f"[{entry['random800_iqr'][0]:.4f}-{entry['random800_iqr'][1]:.4f}] |")
     for name, why in data["skipped_tasks"].items():
