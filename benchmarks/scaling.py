@@ -105,7 +105,7 @@ def _evaluate_share(evaluate: Any, configs: list[dict[str, Any]], ends: Any) -> 
 
 def plain_run(folder: Path, name: str, processes: int, configs: list[dict[str, Any]],
               seed: int) -> dict[str, Any]:
-    """The same evaluations in ``processes`` plain forked processes, each its share in turn:
+    """The same evaluations in ``processes`` plain spawned processes, each its share in turn:
     no Ray, no study, no driver. Its throughput (between the first and the last result, as
     for Ray) is what this machine gives one or two evaluations at once, the ceiling for
     Ray's speed-up."""
