@@ -19,10 +19,11 @@ from __future__ import annotations
 
 import difflib
 import fnmatch
+import importlib
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
-from hwnas.errors import HwnasError, UnknownNameError
+from hwnas.errors import HwnasError, InvalidConfigError, UnknownNameError
 
 T = TypeVar("T")
 
@@ -74,3 +75,27 @@ class Registry(Generic[T]):
         close = difflib.get_close_matches(str(name), self.names(), n=3)
         hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else "."
         return f"unknown {self.kind} {name!r}{hint} Valid names: {valid}"
+
+
+def import_object(path: str, what: str) -> Any:
+    """The callable at ``"package.module:attribute"`` (attributes may be dotted): a user's
+    own plug-in given by path (``what`` names it in the errors)."""
+    module_name, sep, attribute = path.partition(":")
+    if not sep or not module_name or not attribute:
+        raise InvalidConfigError(f"{what} {path!r} is not of the form 'package.module:name'")
+    try:
+        target: Any = importlib.import_module(module_name)
+    except ImportError as error:
+        raise InvalidConfigError(
+            f"cannot import module {module_name!r} for {what} {path!r} ({error}); install the "
+            "package or put its folder on PYTHONPATH"
+        ) from None
+    for part in attribute.split("."):
+        if not hasattr(target, part):
+            raise InvalidConfigError(
+                f"module {module_name!r} has no {attribute!r} ({what} {path!r})"
+            )
+        target = getattr(target, part)
+    if not callable(target):
+        raise InvalidConfigError(f"{what} {path!r} is not callable")
+    return target

@@ -50,7 +50,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import importlib
 import itertools
 import json
 import math
@@ -61,6 +60,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from hwnas.errors import InvalidConfigError
+from hwnas.registry import import_object
 
 Config = dict[str, Any]
 Condition = tuple[str, Any]
@@ -379,7 +379,7 @@ class SearchSpace:
     def _hook(self) -> Canonicalize:
         hook = self.canonicalize
         if isinstance(hook, str):
-            hook = _import_hook(hook)
+            hook = import_object(hook, "the space's canonicalize hook")
             self.canonicalize = hook
         return hook
 
@@ -657,28 +657,6 @@ def _hook_path(function: Any) -> str | None:
     if not module or not qualname or "<" in qualname or module == "__main__":
         return None
     return f"{module}:{qualname}"
-
-
-def _import_hook(path: str) -> Canonicalize:
-    """The function at ``"package.module:function"`` (a space's canonicalize hook)."""
-    module_name, _, attribute = path.partition(":")
-    try:
-        target: Any = importlib.import_module(module_name)
-    except ImportError as error:
-        raise InvalidConfigError(
-            f"cannot import module {module_name!r} for the space's canonicalize hook "
-            f"{path!r} ({error}); install the package or put its folder on PYTHONPATH"
-        ) from None
-    for part in attribute.split("."):
-        if not hasattr(target, part):
-            raise InvalidConfigError(
-                f"module {module_name!r} has no {attribute!r} (the space's canonicalize hook "
-                f"{path!r})"
-            )
-        target = getattr(target, part)
-    if not callable(target):
-        raise InvalidConfigError(f"the space's canonicalize hook {path!r} is not callable")
-    return target
 
 
 def _condition(name: str, condition: Any) -> Condition | None:

@@ -33,7 +33,7 @@ from hwnas.evaluation.spec import (
 from hwnas.measure import Measure, Metric, Objective, create_measure
 from hwnas.measure.objectives import as_metric, as_objective
 from hwnas.measure.prepare import Recalibrate
-from hwnas.registry import Registry
+from hwnas.registry import Registry, import_object
 from hwnas.space import SearchSpace
 from hwnas.threads import check_threads
 
@@ -102,8 +102,6 @@ def _benchmark(spec: SourceSpec, base_dir: Path | None, given: dict[str, Any]) -
 
 @SOURCES.register("callable")
 def _callable(spec: SourceSpec, base_dir: Path | None, given: dict[str, Any]) -> Evaluand:
-    from hwnas.supernets import import_object
-
     return Evaluand(None, function=import_object(spec.name, "evaluator"))
 
 

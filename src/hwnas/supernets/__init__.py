@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from hwnas.errors import InvalidConfigError, UnknownNameError
-from hwnas.registry import Registry
+from hwnas.registry import Registry, import_object
 from hwnas.supernets.base import (
     ElasticSupernet,
     Supernet,
@@ -211,29 +211,6 @@ def resolve_supernet_factory(name: str) -> Callable[..., Any]:
     installed = f" Installed ({ENTRY_POINT_GROUP}): {', '.join(sorted(entry_points))}." \
         if entry_points else ""
     raise UnknownNameError(f"{known}.{installed} Or give your own as 'package.module:factory'")
-
-
-def import_object(path: str, what: str) -> Any:
-    """The object at ``"package.module:attribute"`` (attributes may be dotted)."""
-    module_name, sep, attribute = path.partition(":")
-    if not sep or not module_name or not attribute:
-        raise InvalidConfigError(f"{what} {path!r} is not of the form 'package.module:name'")
-    try:
-        target: Any = importlib.import_module(module_name)
-    except ImportError as error:
-        raise InvalidConfigError(
-            f"cannot import module {module_name!r} for {what} {path!r} ({error}); install the "
-            "package or put its folder on PYTHONPATH"
-        ) from None
-    for part in attribute.split("."):
-        if not hasattr(target, part):
-            raise InvalidConfigError(
-                f"module {module_name!r} has no {attribute!r} ({what} {path!r})"
-            )
-        target = getattr(target, part)
-    if not callable(target):
-        raise InvalidConfigError(f"{what} {path!r} is not callable")
-    return target
 
 
 def _entry_points() -> dict[str, Any]:
