@@ -3,9 +3,11 @@ front of the feasible ones, resume with other constraints refused, the CLI."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -179,19 +181,22 @@ def test_count_infeasible_counts_screened_proposals() -> None:
     assert len(study.finished()) < 20
 
 
-def test_constrained_search_benchmark_smoke(tmp_path) -> None:
-    """benchmarks/constrained_search.py end to end on one task, tiny budget: the JSON has the
-    issue's shape and its bookkeeping adds up (not how good the search is)."""
+def _benchmark_module():
+    """``benchmarks/constrained_search.py`` as a module (it imports its sibling scripts)."""
     import importlib
-    import json
-    from pathlib import Path
 
     folder = str(Path(__file__).resolve().parents[1] / "benchmarks")
     sys.path.insert(0, folder)
     try:
-        bench_module = importlib.import_module("constrained_search")
+        return importlib.import_module("constrained_search")
     finally:
         sys.path.remove(folder)
+
+
+def test_constrained_search_benchmark_smoke(tmp_path) -> None:
+    """benchmarks/constrained_search.py end to end on one task, tiny budget: the JSON has the
+    issue's shape and its bookkeeping adds up (not how good the search is)."""
+    bench_module = _benchmark_module()
     data = bench_module.main(["--seeds", "1", "--budget", "30", "--tasks", "cnn1d",
                               "--levels", "tight,tight_cheap", "--workers", "1",
                               "--out", str(tmp_path)])
@@ -215,16 +220,7 @@ def test_constrained_search_per_network_counts_networks_and_measures_each_once(t
     (not its 15,625 configs), and the searchers, given the hooked space, never measure one
     network twice (the same search on the configs measured 20 networks in 60 full
     measurements)."""
-    import importlib
-    import json
-    from pathlib import Path
-
-    folder = str(Path(__file__).resolve().parents[1] / "benchmarks")
-    sys.path.insert(0, folder)
-    try:
-        bench_module = importlib.import_module("constrained_search")
-    finally:
-        sys.path.remove(folder)
+    bench_module = _benchmark_module()
     task = bench_module.TASKS["cells"]
     bench = load_benchmark(task.table)
     rows = bench_module.network_rows(task, bench, per_network=True)
