@@ -40,9 +40,9 @@ def _median_count(values: Sequence[float]) -> int | None:
 
 
 def summarize_method(runs: Sequence[dict[str, Any]], random800: float,
-                     distinct_networks: Sequence[int] | None = None) -> dict[str, Any]:
+                     distinct_networks: Sequence[int]) -> dict[str, Any]:
     """One method's figures over its runs; ``distinct_networks``: per run, the networks
-    among its evaluations (default: its distinct configs)."""
+    among its evaluations."""
     curves = [r["hv_fraction"] for r in runs]
     median: dict[str, float | None] = {}
     iqr: dict[str, list[float] | None] = {}
@@ -63,9 +63,8 @@ def summarize_method(runs: Sequence[dict[str, Any]], random800: float,
     entry.update({
         "duplicate_fraction": round(1.0 - sum(r["distinct"] for r in runs)
                                     / max(evaluations, 1), 4),
-        "network_duplicate_fraction": round(1.0 - sum(
-            distinct_networks if distinct_networks is not None
-            else [r["distinct"] for r in runs]) / max(evaluations, 1), 4),
+        "network_duplicate_fraction": round(1.0 - sum(distinct_networks)
+                                            / max(evaluations, 1), 4),
         "strategy_ms_per_proposal": round(1000.0 * sum(r["strategy_s"] for r in runs)
                                           / max(evaluations, 1), 3),
         "final_hv_fraction": round(float(np.median([c[-1] for c in curves])), 4),
@@ -149,13 +148,13 @@ def results(tasks: dict[str, Any], benches: dict[str, Any], references: dict[str
     out_tasks: dict[str, Any] = {}
     for name, task in tasks.items():
         bench = benches[task.table]
+        space = (spaces or {}).get(name, bench.space)
         r800 = random800[name]
         summary = {}
         for method in methods:
             runs = sorted([r for r in records if r["task"] == name and r["method"] == method],
                           key=lambda r: r["seed"])
             if runs:
-                space = (spaces or {}).get(name, bench.space)
                 networks = [len(set(space.arch_ids(bench.configs[r["rows"]]))) for r in runs]
                 summary[method] = summarize_method(runs, float(np.median(r800)), networks)
         incomplete = {m: f"{summary.get(m, {}).get('seeds', 0)}/{settings['seeds_planned']}"
@@ -167,7 +166,7 @@ def results(tasks: dict[str, Any], benches: dict[str, Any], references: dict[str
             "reference_point": [round(v, 6) for v in references[name]],
             "reference_pinned": task.reference is not None,
             "space_size": len(bench),
-            "networks": int((spaces or {}).get(name, bench.space).size()),
+            "networks": int(space.size()),
             "true_front_size": int(len(bench.pareto_front(task.objectives))),
             "random800_hv_fraction": round(float(np.median(r800)), 4),
             "random800_iqr": [round(float(v), 4) for v in np.percentile(r800, [25, 75])],

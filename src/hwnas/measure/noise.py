@@ -136,8 +136,6 @@ def remeasure_noisy_front(study: Any, objectives: Sequence[str] | None = None,
     return done
 
 
-
-
 __all__ = ["LATENCY_KINDS", "REMEASURED_ATTR", "NoisyMachineWarning", "after_search",
            "apply_remeasured",
            "is_noisy", "latency_keys", "noise_warning", "remeasure_noisy_front",
