@@ -277,3 +277,24 @@ def test_a_users_super_network_and_data_through_every_command(tmp_path, byo_env)
     from hwnas.study import Study
 
     assert Study.load(study).spec.evaluation.data.kind == "npz"
+
+
+def test_search_a_tabulated_benchmark_and_resume_it(tmp_path):
+    study = str(tmp_path / "cells.db")
+    result = run("search", "--study", study, "--benchmark", "mnist1d_cells", "--strategy",
+                 "linas", "--n-evaluations", "40", "--no-progress", check=True)
+    assert "latency@b1" in result.stdout  # the table's own objectives
+    from hwnas.study import Study
+    from hwnas.tabular import load_benchmark
+
+    space = load_benchmark("mnist1d_cells").space
+    finished = Study.load(study).finished()
+    assert len({space.arch_id(r.config) for r in finished}) == len(finished) == 40
+    assert set(finished[0].metrics) == {"accuracy", "latency@b1", "macs", "params"}
+    assert_one_line_error(run("search", "--study", study, "--benchmark", "mnist1d_blocks",
+                              "--no-progress"), "created with benchmark mnist1d_cells")
+    assert_one_line_error(run("search", "--study", str(tmp_path / "q.db"), "--benchmark",
+                              "mnist1d_cells", "--quantization", "--no-progress"),
+                          "without --quantization")
+    assert_one_line_error(run("search", "--study", str(tmp_path / "u.db"), "--benchmark",
+                              "mnist1d_cellz", "--no-progress"), "mnist1d_cells")

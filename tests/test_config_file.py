@@ -50,13 +50,15 @@ def test_a_valid_file_is_read_with_paths_from_its_folder(config):
 
 @pytest.mark.parametrize("text, fragments", [
     ("n_evaluation = 5", ["unknown key 'n_evaluation'", "did you mean 'n_evaluations'",
-                          "Allowed keys: checkpoint"]),
+                          "Allowed keys: benchmark, checkpoint"]),
     ("seed = '3'", ["'seed' must be an integer", "'3'"]),
     ("quantization = 1", ["'quantization' must be true or false"]),
     ("objectives = [{kind = 'latency'}]", ["needs key ="]),
     ("objectives = [{key = 'l', batch_size = 1}]", ["no kind"]),
     ("reference_point = {accuracy = 'high'}", ["table of numbers"]),
-    ("checkpoint = 'a.pt'\nsupernet = 'x'", ["either checkpoint or supernet"]),
+    ("checkpoint = 'a.pt'\nsupernet = 'x'", ["one of checkpoint, supernet, benchmark",
+                                             "checkpoint and supernet"]),
+    ("benchmark = 'mnist1d_cells'\nsupernet = 'x'", ["supernet and benchmark"]),
     ("seed = ", ["not valid TOML"]),
 ])
 def test_mistakes_are_named(tmp_path, text, fragments):

@@ -79,6 +79,20 @@ def test_unknown_objective_lists_valid_names():
         Objective("latency", "smaller", MEASURES.create("latency"))
 
 
+def test_an_objective_is_its_key_a_key_direction_pair_or_itself():
+    from hwnas.measure.objectives import as_objective
+
+    pair = as_objective(("latency@b1", "minimize"))
+    assert (pair.key, pair.direction) == ("latency@b1", "minimize") == \
+        (as_objective("latency@b1").key, as_objective("latency@b1").direction)
+    assert as_objective(pair) is pair
+    with pytest.raises(InvalidConfigError, match="direction"):
+        as_objective(("latency", "smaller"))
+    for bad in (("latency",), 3, ("latency", "minimize", "x")):
+        with pytest.raises(InvalidConfigError, match="a .key, direction. pair"):
+            as_objective(bad)
+
+
 def test_misspelt_measure_option_raises():
     from hwnas.errors import HwnasError
 

@@ -22,6 +22,7 @@ from hwnas.testing.strategies import (
     run_strategy,
     strategy_test_options,
     synthetic_space,
+    tiny_cell_canonical,
     tiny_cell_space,
 )
 
@@ -123,6 +124,20 @@ def test_the_hook_survives_dict_json_pickle_and_a_stored_study(tmp_path):
     assert len(ids) == len(set(ids)) == space.size()
 
 
+def _edges_only(config):  # returns only the dimensions it knows
+    canonical = tiny_cell_canonical(config)
+    return {name: canonical[name] for name in ("edge0_1", "edge1_2", "edge0_2")}
+
+
+def test_a_hook_over_some_dimensions_keeps_the_others():
+    space = SearchSpace(tiny_cell_space().dims, canonicalize=_edges_only)
+    config = {"edge0_1": "conv", "edge1_2": "zero", "edge0_2": "pool", "width": 32,
+              "act": "gelu"}
+    assert space.canonical(config) == {**config, "edge0_1": "zero"}
+    assert space.arch_id(config) == tiny_cell_space().arch_id(config)
+    assert space.size() == tiny_cell_space().size() == 90
+
+
 def _raising(config):
     raise KeyError("edge9_9")
 
@@ -213,7 +228,7 @@ def cells():
 
 def test_cells_space_is_one_network_per_cell_plan(cells):
     space = cells.cells_space()
-    assert space.to_dict()["canonicalize"] == "cells:canonical_cell"
+    assert space.to_dict()["canonicalize"] == "hwnas.cell_space:canonical_cell"
     configs = _all_configs(space)
     plans = {cells.cell_plan(c) for c in configs}
     ids = {space.arch_id(c) for c in configs}

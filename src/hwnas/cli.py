@@ -142,6 +142,9 @@ def search(
         help="Trained super-network (for a new study).")] = None,
     supernet: Annotated[str | None, typer.Option(
         help="Or an untrained super-network by name or package.module:factory.")] = None,
+    benchmark: Annotated[str | None, typer.Option(
+        help="Or a tabulated benchmark by name (hwnas list: benchmarks); every figure is "
+             "looked up (default objectives: the table's).")] = None,
     dataset: DatasetOption = None,
     data: DataOption = None,
     objective: Annotated[list[str] | None, typer.Option(
@@ -204,7 +207,8 @@ def search(
         return
 
     try:
-        result = run_search(study, checkpoint=checkpoint, supernet=supernet, data=data,
+        result = run_search(study, checkpoint=checkpoint, supernet=supernet,
+                            benchmark=benchmark, data=data,
                             dataset=dataset, objectives=_figures(objective, objectives),
                             metrics=_figures(metric, metrics), strategy=strategy,
                             strategy_options=_options(strategy_option) or None,

@@ -53,10 +53,14 @@ class Key:
     help: str
 
 
+SOURCES = ("checkpoint", "supernet", "benchmark")
+"""The keys naming what is searched; one of them per study."""
+
 KEYS: dict[str, Key] = {
     "study": Key("path", "study_path", "study database (SQLite file)"),
     "checkpoint": Key("path", "checkpoint", "trained super-network (hwnas train)"),
     "supernet": Key("text", "supernet", "or an untrained super-network by name"),
+    "benchmark": Key("text", "benchmark", "or a tabulated benchmark by name"),
     "dataset": Key("text", "dataset", "registered data set"),
     "data": Key("path", "data", "your data: an .npz file"),
     "objectives": Key("figures", "objectives", "objectives KEY[:KIND[:K=V,...]] or tables"),
@@ -165,8 +169,9 @@ def validate(values: Mapping[str, Any], source: str, base: Path | None = None
             raise _fail(source, f"unknown key {name!r}{hint} Allowed keys: "
                                 f"{', '.join(sorted(KEYS))}")
         checked[name] = _check(name, value, source, base)
-    if "checkpoint" in checked and "supernet" in checked:
-        raise _fail(source, "give either checkpoint or supernet, not both")
+    given_sources = [name for name in SOURCES if name in checked]
+    if len(given_sources) > 1:
+        raise _fail(source, f"give one of {', '.join(SOURCES)}, not {' and '.join(given_sources)}")
     return checked
 
 
@@ -256,10 +261,10 @@ def effective(file_values: Mapping[str, Any], flag_values: Mapping[str, Any],
     for name, key in KEYS.items():
         if key.kind == "options" and name in file_values and name in flag_values:
             merged[name] = {**file_values[name], **flag_values[name]}
-    if "checkpoint" in flag_values and "supernet" in file_values:
-        merged.pop("supernet")
-    if "supernet" in flag_values and "checkpoint" in file_values:
-        merged.pop("checkpoint")
+    if any(name in flag_values for name in SOURCES):  # a source flag replaces the file's
+        for name in SOURCES:
+            if name in file_values and name not in flag_values:
+                merged.pop(name)
     return merged
 
 

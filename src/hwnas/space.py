@@ -19,7 +19,9 @@ A space may also know that some *different* configs build one network, beyond wh
 conditions say (an edge of a cell whose output no path uses, say): ``canonicalize=``, a
 function ``config -> config`` that returns one fixed config for every config of the same
 network (it sees configs whose inactive genes are masked already; it must return a config
-of the space and be idempotent). Every id, canonical form and duplicate check follows it
+of the space and be idempotent; dimensions it leaves out keep their values, so a hook
+over the architecture's dimensions still holds when more are joined to them, such as the
+per-layer quantization genes). Every id, canonical form and duplicate check follows it
 (:meth:`SearchSpace.canonical`, :meth:`~SearchSpace.arch_id`,
 :meth:`~SearchSpace.canonical_indices`, so every strategy's duplicate elimination), and
 :meth:`~SearchSpace.size` / :meth:`~SearchSpace.enumerate` count networks. Stored with a
@@ -425,6 +427,7 @@ class SearchSpace:
                 f"{type(out).__name__} {out!r} for {config}; it must return a config (a dict "
                 "of this space's dimensions)"
             )
+        out = {**config, **out}  # the dimensions the hook leaves out are kept
         try:
             self.validate(out)
         except InvalidConfigError as error:

@@ -41,7 +41,7 @@ from hwnas.errors import HwnasError, InvalidConfigError
 from hwnas.measure.base import Measurement
 from hwnas.pareto import hypervolume, non_dominated
 from hwnas.registry import Registry
-from hwnas.space import Config, SearchSpace
+from hwnas.space import Canonicalize, Config, SearchSpace
 
 FORMAT = "hwnas-tabular/1"
 Objectives = Sequence[tuple[str, str]]
@@ -116,6 +116,21 @@ class TabularBenchmark:
         with open(path, "wb") as handle:
             np.savez_compressed(handle, metadata=np.array(json.dumps(metadata)), **arrays)
         return path
+
+    def networks(self, canonicalize: Canonicalize | str) -> TabularBenchmark:
+        """This table over the space with the ``canonicalize`` hook (which configs are one
+        network, :class:`~hwnas.space.SearchSpace`): one row per network, its canonical
+        config's (the table holds every config, so it holds those), and a lookup of any
+        config answers with its network's row."""
+        space = SearchSpace(self.space.dims, canonicalize=canonicalize)
+        keep = np.all(space.canonical_indices(self.configs) == self.configs, axis=1)
+        if int(keep.sum()) != space.size():
+            raise HwnasError(f"the table holds {int(keep.sum())} of the {space.size()} "
+                             "networks' canonical configs; rebuild it")
+        return TabularBenchmark(space, self.configs[keep],
+                                {name: column[keep] for name, column in self._values.items()},
+                                {name: column[keep] for name, column in self._spreads.items()},
+                                self.metadata)
 
     # -- basic facts -------------------------------------------------------------------
     @property
@@ -262,14 +277,21 @@ def mnist1d_cnn1d() -> TabularBenchmark:
 
 
 @BENCHMARKS.register("mnist1d_cells")
-def mnist1d_cells() -> TabularBenchmark:
+def mnist1d_cells(per_network: bool = True) -> TabularBenchmark:
     """A cell-based one-shot super-network on mnist1d (``benchmarks/tabular/cells.py``): one
     cell of 6 edges, each an unordered :class:`~hwnas.space.Categorical` choice among
     ``zero, skip, conv3, conv5, maxpool3``, stacked in 3 stages; 5**6 = 15,625 cells, trained
     once with fair single-path sampling. Val and test accuracy, latency at batch 1 and at
     batch 32 (``latency@b1``, ``latency@b32``; torch, one thread), MACs, params. Tasks:
-    accuracy against either latency, and the three objectives together."""
-    return TabularBenchmark.load(_packaged("mnist1d_cells.npz"))
+    accuracy against either latency, and the three objectives together.
+
+    Cells that differ only in edges no signal crosses are one network
+    (:func:`hwnas.cell_space.canonical_cell`): the table has one row per network (9,445), and
+    its space says so, so a search never measures one network twice. ``per_network=False``:
+    a row per config (15,625; the configs of one network hold its one measurement), over the
+    space without the hook."""
+    table = TabularBenchmark.load(_packaged("mnist1d_cells.npz"))
+    return table.networks("hwnas.cell_space:canonical_cell") if per_network else table
 
 
 @BENCHMARKS.register("mnist1d_blocks")

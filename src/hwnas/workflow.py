@@ -111,7 +111,8 @@ def _show(figures: Sequence[tuple]) -> str:
 
 
 def check_resume(study: Study, *, checkpoint: str | Path | None = None,
-                 supernet: str | None = None, data: Any = None, dataset: str | None = None,
+                 supernet: str | None = None, benchmark: str | None = None,
+                 data: Any = None, dataset: str | None = None,
                  objectives: Sequence[str | Objective] | None = None,
                  metrics: Sequence[str | Metric] | None = None, strategy: str | None = None,
                  strategy_options: dict[str, Any] | None = None,
@@ -129,6 +130,8 @@ def check_resume(study: Study, *, checkpoint: str | Path | None = None,
             problems.append(("checkpoint", stored, Path(checkpoint)))
     if supernet is not None and (source.kind, source.name) != ("factory", supernet):
         problems.append(("supernet", source.name or source.kind, supernet))
+    if benchmark is not None and (source.kind, source.name) != ("benchmark", benchmark):
+        problems.append(("benchmark", source.name or source.kind, benchmark))
     if dataset is not None and (spec.data is None or spec.data.kind != "registered"
                                 or spec.data.name != dataset):
         problems.append(("dataset", spec.data.name if spec.data else None, dataset))
@@ -176,7 +179,8 @@ def check_resume(study: Study, *, checkpoint: str | Path | None = None,
 
 
 def run_search(study_path: str | Path, *, checkpoint: str | Path | None = None,
-               supernet: str | None = None, data: Any = None, dataset: str | None = None,
+               supernet: str | None = None, benchmark: str | None = None,
+               data: Any = None, dataset: str | None = None,
                objectives: Sequence[str | Objective] | None = None,
                metrics: Sequence[str | Metric] | None = None, strategy: str | None = None,
                strategy_options: dict[str, Any] | None = None, n_evaluations: int = 100,
@@ -189,8 +193,10 @@ def run_search(study_path: str | Path, *, checkpoint: str | Path | None = None,
                workers: int | None = None, ray_address: str | None = None,
                threads: int | None = None) -> Study:
     """Search a trained super-network (``checkpoint``) or an untrained one (``supernet``,
-    e.g. for latency only), or resume the study at ``study_path`` if it exists: then every
-    argument given must match what the study was created with (``None``: not given).
+    e.g. for latency only), or a tabulated ``benchmark`` (every figure looked up; default
+    objectives the table's own, default metrics those of ``macs, params, model_size`` it
+    has), or resume the study at ``study_path`` if it exists: then every argument given
+    must match what the study was created with (``None``: not given).
 
     ``quantization``: search the per-layer INT8/fp32 policy with the architecture, every
     figure measured on the quantized ONNX Runtime model (:mod:`hwnas.quantization`).
@@ -213,7 +219,8 @@ def run_search(study_path: str | Path, *, checkpoint: str | Path | None = None,
                 and not _creation_interrupted(study_path))
     if resuming:
         study = Study.load(study_path, data=data)
-        check_resume(study, checkpoint=checkpoint, supernet=supernet, data=data,
+        check_resume(study, checkpoint=checkpoint, supernet=supernet, benchmark=benchmark,
+                     data=data,
                      dataset=dataset, objectives=objectives, metrics=metrics,
                      strategy=strategy, strategy_options=strategy_options, seed=seed,
                      constraints=constraints, count_infeasible=count_infeasible)
@@ -226,12 +233,22 @@ def run_search(study_path: str | Path, *, checkpoint: str | Path | None = None,
                              "search the quantization policy too, start a new study "
                              "(--overwrite or another --study)")
     else:
-        if checkpoint is None and supernet is None:
+        if checkpoint is None and supernet is None and benchmark is None:
             raise InvalidConfigError(
-                "a new study needs --checkpoint (a super-network trained with `hwnas train`) "
-                "or --supernet (an untrained one, e.g. to search latency only)"
+                "a new study needs --checkpoint (a super-network trained with `hwnas train`), "
+                "--supernet (an untrained one, e.g. to search latency only) or --benchmark (a "
+                "tabulated one)"
             )
         transform, default_objectives, default_metrics = None, DEFAULT_OBJECTIVES, DEFAULT_METRICS
+        if benchmark is not None:
+            if quantization:
+                raise InvalidConfigError("a tabulated benchmark was measured once, unquantized; "
+                                         "search it without --quantization")
+            from hwnas.tabular import load_benchmark
+
+            table = load_benchmark(benchmark)
+            default_objectives = tuple(key for key, _ in table.default_objectives)
+            default_metrics = tuple(m for m in DEFAULT_METRICS if m in table.metrics)
         if quantization:
             from hwnas import quantization as quantized
 
@@ -239,7 +256,8 @@ def run_search(study_path: str | Path, *, checkpoint: str | Path | None = None,
             default_objectives = quantized.QUANTIZED_OBJECTIVES
             default_metrics = quantized.QUANTIZED_METRICS
         study = Study.create(
-            study_path, checkpoint=checkpoint, supernet=supernet, data=data, dataset=dataset,
+            study_path, checkpoint=checkpoint, supernet=supernet, benchmark=benchmark,
+            data=data, dataset=dataset,
             objectives=objectives if objectives is not None else default_objectives,
             metrics=metrics if metrics is not None else default_metrics, transform=transform,
             strategy=strategy or "nsga2", strategy_options=strategy_options,

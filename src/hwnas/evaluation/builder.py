@@ -177,8 +177,10 @@ def _evaluator(spec: EvaluatorSpec, evaluand: Evaluand, data: Any,
                         data, recalibrate, transform, threads=spec.threads)
     if evaluand.lookup is not None:
         table_metrics = list(evaluand.units or {})
+        # a key that names a table figure is that figure ('latency@b1'), else its kind is
+        columns = {m.key: m.key if m.key in table_metrics else m.kind for m in spec.measures}
         for m in spec.measures:
-            if m.kind not in table_metrics:
+            if columns[m.key] not in table_metrics:
                 raise InvalidConfigError(
                     f"benchmark {spec.source.name!r} has no {m.kind!r} figure for {m.key!r}; "
                     f"it has {table_metrics}"
@@ -188,7 +190,7 @@ def _evaluator(spec: EvaluatorSpec, evaluand: Evaluand, data: Any,
                     f"{m.key!r}: a benchmark table was measured once, with its own settings; "
                     f"give {m.kind!r} without settings"
                 )
-        return LookupEvaluator(evaluand.lookup, {m.key: m.kind for m in spec.measures})
+        return LookupEvaluator(evaluand.lookup, columns)
     return CallableEvaluator(evaluand.function)
 
 

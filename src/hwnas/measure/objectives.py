@@ -123,8 +123,20 @@ class Metric:
         return cls.named(kind, settings, key)
 
 
-def as_objective(item: str | Objective) -> Objective:
-    return item if isinstance(item, Objective) else Objective.parse(item)
+def as_objective(item: str | tuple[str, str] | Objective) -> Objective:
+    """An :class:`Objective` from itself, its text (``"latency@b1"``) or a ``(text,
+    direction)`` pair (as :attr:`hwnas.tabular.TabularBenchmark.default_objectives` gives)."""
+    if isinstance(item, Objective):
+        return item
+    if isinstance(item, str):
+        return Objective.parse(item)
+    if isinstance(item, (tuple, list)) and len(item) == 2 and all(isinstance(part, str)
+                                                                   for part in item):
+        return Objective.parse(item[0], item[1])
+    raise InvalidConfigError(
+        f"objective {item!r}: give its key ('latency@b1'), a (key, direction) pair "
+        "(('latency@b1', 'minimize')) or an hwnas.measure.Objective"
+    )
 
 
 def as_metric(item: str | Metric | Measure) -> Metric:
