@@ -4,6 +4,7 @@ on real INT8 ONNX Runtime models. No test asserts a speed-up (INT8 speed depends
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -86,6 +87,31 @@ def test_genes_follow_the_depth_genes_and_leave_the_architecture_space_unchanged
     assert describe_policy(space, second) == "5/5 int8"
     assert describe_policy(net.space, net.space.largest()) is None
     assert [layer.gene for layer in policy_layers(create_supernet("tiny_ofa_mobilenet_v3"))]
+
+
+def test_a_cell_supernets_genes_and_network_hook():
+    """Unordered choices: every edge's convolutions get a gene (found by the random probes:
+    a convolution runs only when a path through its edge reaches the output), and the
+    joined space keeps the architecture space's hook, so dead edges do not make another
+    network."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks" / "tabular"))
+    from cells import EDGES, CellSupernet
+
+    net = CellSupernet(widths=(4, 4, 4), input_length=8)
+    space = policy_space(net)
+    assert space.canonicalize == net.space.canonicalize
+    genes = policy_genes(space)
+    convs = {f"quant.edges.{stage}.{i}_{j}.{op}.1" for stage in range(3) for i, j in EDGES
+             for op in ("conv3", "conv5")}
+    assert convs <= set(genes)
+    live = {name: "zero" for name in net.space.names} | {"edge0_3": "conv3"}
+    dead = live | {"edge0_1": "conv5"}  # node 1 feeds no path to the output
+    _, first = composed(net, live, "int8")
+    _, second = composed(net, dead, "int8")
+    assert net.space.arch_id(live) == net.space.arch_id(dead)
+    assert space.canonical(first) == space.canonical(second)
+    assert space.arch_id(first) == space.arch_id(second)
+    assert space.arch_id(first) != space.arch_id({**first, "quant.edges.0.0_3.conv3.1": "fp32"})
 
 
 @pytest.mark.parametrize(("family", "method"), [

@@ -33,6 +33,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -118,34 +119,51 @@ def supernet_calls(supernet: Any, config: Config) -> list[tuple[str, tuple[int, 
         supernet.activate(previous if previous is not None else supernet.space.largest())
 
 
-def policy_layers(supernet: Any) -> list[PolicyLayer]:
+PROBE_SAMPLES = 32
+"""Random configs (seeded) run besides the one-dimension probes by :func:`policy_layers`: on
+a space of unordered choices a layer may run only under a combination of values (a cell
+edge's convolution, when a path through that edge reaches the output)."""
+
+
+def policy_layers(supernet: Any, samples: int = PROBE_SAMPLES) -> list[PolicyLayer]:
     """The quantizable layers of ``supernet`` in call order, each with the condition under
-    which it exists: probing every unconditional dimension's values (the others at their
-    largest) finds the layers a depth gene removes. A layer removed by more than one
-    dimension gets no condition (its gene then counts even where the layer is absent)."""
+    which it exists. Probes: the largest config, each unconditional dimension's values with
+    the others at their largest, and ``samples`` random configs (seed 0). A layer gets a
+    condition on a dimension when, over every probe, it runs exactly where that dimension
+    takes some of its values (a depth gene removes it); a layer that no one dimension
+    explains gets none (its gene then counts even where the layer is absent)."""
     space: SearchSpace = supernet.space
     largest = space.largest()
+    rng = np.random.default_rng(0)
+    probes = [largest] + [{**largest, d.name: v} for d in space.dims if d.active_if is None
+                          for v in d.values] + [space.sample(rng) for _ in range(samples)]
     order: list[str] = []
-    presence: dict[str, dict[str, set[Any]]] = {}
-    probes = [(None, None)] + [(d.name, v) for d in space.dims if d.active_if is None
-                               for v in d.values]
-    for dim, value in probes:
-        config = largest if dim is None else {**largest, dim: value}
+    called: list[set[str]] = []
+    for config in probes:
         calls = [path for path, _ in supernet_calls(supernet, config)]
         order += [path for path in dict.fromkeys(calls) if path not in order]
-        called = set(calls)
-        if dim is not None:
-            for path in order:
-                if path in called:
-                    presence.setdefault(path, {}).setdefault(dim, set()).add(value)
+        called.append(set(calls))
     layers = []
     for path in order:
-        removing = [d for d in space.dims if d.active_if is None
-                    and presence.get(path, {}).get(d.name, set()) != set(d.values)]
-        condition = _condition(removing[0], presence[path][removing[0].name]) \
-            if len(removing) == 1 else None
-        layers.append(PolicyLayer(gene_name(path), path, condition))
+        runs = [path in paths for paths in called]
+        layers.append(PolicyLayer(gene_name(path), path, _explaining(space, probes, runs)))
     return layers
+
+
+def _explaining(space: SearchSpace, probes: Sequence[Config],
+                runs: Sequence[bool]) -> Condition | None:
+    """The condition of the first unconditional dimension whose values say, over every
+    probe, whether the layer runs (``None`` when it always runs, or no one dimension does)."""
+    if all(runs):
+        return None
+    for dim in space.dims:
+        if dim.active_if is not None:
+            continue
+        present = {config[dim.name] for config, ran in zip(probes, runs) if ran}
+        if present and all(ran == (config[dim.name] in present)
+                           for config, ran in zip(probes, runs)):
+            return _condition(dim, present)
+    return None
 
 
 def _condition(dim: Any, present: set[Any]) -> Condition:
@@ -160,7 +178,8 @@ def _condition(dim: Any, present: set[Any]) -> Condition:
 
 def policy_space(supernet: Any, layers: Sequence[PolicyLayer] | None = None) -> SearchSpace:
     """The super-network's architecture space followed by one ``fp32``/``int8`` gene per
-    quantizable layer (the architecture dimensions are unchanged)."""
+    quantizable layer (the architecture dimensions, and the architecture space's
+    ``canonicalize`` hook, are unchanged: the hook leaves the policy genes as they are)."""
     layers = policy_layers(supernet) if layers is None else layers
     if not layers:
         raise InvalidConfigError(
@@ -169,7 +188,7 @@ def policy_space(supernet: Any, layers: Sequence[PolicyLayer] | None = None) -> 
         )
     dims = list(supernet.space.dims)
     dims += [Categorical(layer.gene, PRECISIONS, layer.active_if, GROUP) for layer in layers]
-    return SearchSpace(dims)
+    return SearchSpace(dims, canonicalize=supernet.space.canonicalize)
 
 
 def active_policy(space: SearchSpace, config: Config) -> dict[str, str]:
