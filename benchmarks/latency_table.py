@@ -4,7 +4,10 @@ Targets (issue 17): on random sub-networks of each built-in family, the table's 
 (sum of per-unit entries plus an affine correction fitted on 16 whole-network
 measurements of *other* random sub-networks) ranks them with Kendall tau >= 0.9 against
 the measured latency and predicts >= 90% of them within +-10%. The Hardware-Aware System
-paper's latency predictors reach tau > 0.86.
+paper's latency predictors reach tau > 0.86. The headline gives each figure at its worst
+family. Every test sub-network is measured a second time after the first pass
+(``kendall_tau_measured_again``): where the sub-networks' latencies lie close together,
+one measurement does not rank another perfectly either, and that tau bounds the table's.
 
 Every table is built fresh (a temporary folder), on torch at batch 1 with one thread; the
 measured latency is the default robust method (:mod:`hwnas.measure.latency`). The big
@@ -61,9 +64,16 @@ def evaluate_family(name: str, count: int, repeats: int | None, calibration: int
         start = time.perf_counter()
         measured.append(measure(module, context).value)
         measure_seconds += time.perf_counter() - start
+    # the same sub-networks measured once more: how well one measurement ranks another is
+    # the most any prediction can reach against a single measurement
+    rng = np.random.default_rng(seed)
+    again = np.array([measure(supernet.extract(supernet.space.sample(rng)).eval(),
+                              context).value for _ in range(count)])
     p, m = np.asarray(predicted), np.asarray(measured)
     relative = np.abs(p - m) / m
     return {"kendall_tau": float(kendalltau(p, m)[0]), "mape": float(np.mean(relative)),
+            "kendall_tau_measured_again": float(kendalltau(m, again)[0]),
+            "within_10pct_measured_again": float(np.mean(np.abs(again - m) / m <= 0.10)),
             "within_10pct": float(np.mean(relative <= 0.10)), "n": count,
             "worst_relative_error": float(relative.max()), "repeats": measure.repeats,
             "calibration": calibration, "fit": fit, "units": len(table.entries),
@@ -74,7 +84,24 @@ def evaluate_family(name: str, count: int, repeats: int | None, calibration: int
             "targets_met": {"kendall_tau": bool(kendalltau(p, m)[0] >= TARGETS["kendall_tau"]),
                             "within_10pct": bool(np.mean(relative <= 0.10)
                                                  >= TARGETS["within_10pct"])},
-            "predicted_ms": p.tolist(), "measured_ms": m.tolist()}
+            "predicted_ms": p.tolist(), "measured_ms": m.tolist(),
+            "measured_again_ms": again.tolist()}
+
+
+def headline(families: dict[str, Any]) -> dict[str, Any]:
+    """Each figure at its worst family (the family named beside it), and the worst
+    measurement-against-measurement tau (the ceiling of any prediction's)."""
+    def worst(key: str, pick=min) -> tuple[str, Any]:
+        name = pick(families, key=lambda n: families[n][key])
+        return name, families[name][key]
+
+    out: dict[str, Any] = {"worst_family": {}}
+    for key, pick in (("kendall_tau", min), ("mape", max), ("within_10pct", min),
+                      ("kendall_tau_measured_again", min)):
+        if all(key in f for f in families.values()):
+            out["worst_family"][key], out[key] = worst(key, pick)
+    out["n"] = min(f["n"] for f in families.values())
+    return out
 
 
 def main() -> None:
@@ -99,23 +126,23 @@ def main() -> None:
                                              4 if args.quick else CALIBRATION, args.seed,
                                              Path(folder))
             f = families[name]
-            print(f"{name}: tau {f['kendall_tau']:.3f}, MAPE {100 * f['mape']:.1f}%, within "
+            print(f"{name}: tau {f['kendall_tau']:.3f} (measured against measured "
+                  f"{f['kendall_tau_measured_again']:.3f}), MAPE {100 * f['mape']:.1f}%, within "
                   f"10% {100 * f['within_10pct']:.0f}% (n={f['n']}, {f['units']} units, "
                   f"{f['seconds_to_build_and_calibrate']:.0f} s to calibrate); load "
                   f"{load_average()}", flush=True)
-    worst = min(families, key=lambda n: (families[n]["within_10pct"],
-                                         families[n]["kendall_tau"]))
-    report = {"worst_family": worst,
-              **{k: families[worst][k] for k in ("kendall_tau", "mape", "within_10pct", "n")},
-              "targets": TARGETS, "families": families, "quick": args.quick,
+    report = {**headline(families), "targets": TARGETS, "families": families, "quick": args.quick,
               "seconds": time.perf_counter() - started,
               "machine": {**machine_description(), "load_average_before": load_before,
                           "load_average_after": load_average(),
                           "note": "a shared machine: other jobs may run beside this one"}}
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2))
-    print(f"worst family {worst}: tau {report['kendall_tau']:.3f}, within 10% "
-          f"{100 * report['within_10pct']:.0f}% (targets tau >= 0.9, >= 90%); written to {out}")
+    worst = report["worst_family"]
+    print(f"worst tau {report['kendall_tau']:.3f} ({worst['kendall_tau']}; measured against "
+          f"measured: {report['kendall_tau_measured_again']:.3f}), worst within 10% "
+          f"{100 * report['within_10pct']:.0f}% ({worst['within_10pct']}); targets tau >= 0.9, "
+          f">= 90%; written to {out}")
 
 
 if __name__ == "__main__":
