@@ -72,6 +72,7 @@ from search_efficiency import TASKS, Task, load_tables  # noqa: E402
 
 from hwnas.constraints import Constraint, total_violation  # noqa: E402
 from hwnas.pareto import hypervolume, non_dominated, to_minimization  # noqa: E402
+from hwnas.predictors.encoding import space_predictor  # noqa: E402
 from hwnas.results import Result  # noqa: E402
 from hwnas.strategies import create_strategy  # noqa: E402
 from hwnas.strategies.base import bind_strategy  # noqa: E402
@@ -145,6 +146,30 @@ def feasible_reference(values: np.ndarray, directions: Sequence[str],
     return point
 
 
+CEILING_MODELS = ("ridge", "gbt")
+
+
+def model_ceiling(task: Task, bench: TabularBenchmark, rows: np.ndarray,
+                  constraint: Constraint) -> dict[str, float] | None:
+    """How predictable feasibility is from the architecture at all: per model, fitted on
+    *every* network of ``rows`` (the log of the key; in-sample, so more than any search
+    knows), the share of infeasible sub-networks among those it predicts feasible. A search
+    that measures what such a model deems feasible wastes at least about this share (None
+    for a cheap key: screened, never measured in full)."""
+    if constraint.key in CHEAP_KEYS:
+        return None
+    space = task.space(bench)
+    encoded = bench.configs[rows].astype(np.int64)
+    truth = bench.values([constraint.key])[rows, 0]
+    out = {}
+    for name in CEILING_MODELS:
+        model = space_predictor(space, name, "typed").fit(encoded, np.log(truth))
+        deemed = np.array([constraint.satisfied(v) for v in np.exp(model.predict(encoded))])
+        feasible = np.array([constraint.satisfied(v) for v in truth])
+        out[name] = round(float(np.mean(~feasible[deemed])), 4) if deemed.any() else None
+    return out
+
+
 def problem_of(task: Task, bench: TabularBenchmark, per_network: bool = False
                ) -> dict[str, Any]:
     """The constraint levels, reference points and true feasible hypervolumes, fixed from
@@ -167,6 +192,8 @@ def problem_of(task: Task, bench: TabularBenchmark, per_network: bool = False
                          "feasible_fraction_of_space": float(mask.sum() / rows.sum()),
                          "key_spread_near_bound": float(np.median(spread[near] / key[near]))
                          if near.any() and np.all(key[near] != 0) else None,
+                         "infeasible_share_of_model_deemed_feasible":
+                             model_ceiling(task, bench, rows, constraint),
                          "reference": [round(v, 6) for v in reference],
                          "true_feasible_hv": best}
     return {"objectives": names, "directions": directions, "levels": levels,
@@ -451,6 +478,10 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
                         help="the searchers see each task's space with its canonicalize hook "
                              "(the cell tasks: one config a network), and the levels' "
                              "quantiles and fronts are over networks")
+    parser.add_argument("--problems-only", action="store_true",
+                        help="fix and write the levels (bounds, feasible fractions, reference "
+                             "points, how predictable feasibility is) without searching: "
+                             "constrained_search_problems[_TAG].json")
     parser.add_argument("--tag", default="",
                         help="suffix of the JSON file name (nsga2: constrained_search_nsga2.json)")
     args = parser.parse_args(argv)
@@ -474,7 +505,17 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         for level, info in problem["levels"].items():
             print(f"{name:8} {level:12} {info['constraint']:26} feasible "
                   f"{info['feasible_fraction_of_space']:.3f}  reference point "
-                  f"{dict(zip(problem['objectives'], info['reference']))}")
+                  f"{dict(zip(problem['objectives'], info['reference']))}; infeasible "
+                  f"among model-deemed feasible "
+                  f"{info['infeasible_share_of_model_deemed_feasible']}")
+    if args.problems_only:
+        args.out.mkdir(parents=True, exist_ok=True)
+        path = args.out / f"constrained_search_problems{'_' + args.tag if args.tag else ''}.json"
+        path.write_text(json.dumps({"problems": problems, "skipped_tasks": skipped,
+                                    "per_network": args.per_network, "machine": machine()},
+                                   indent=1, default=float))
+        print(f"wrote {path}")
+        return {"problems": problems}
     jobs = [(name, method, seed, budget, level) for method in methods for name in problems
             for seed in range(seeds) for level in [None, *problems[name]["levels"]]]
     jobs.sort(key=lambda job: job[4] is not None)  # the long unconstrained runs first

@@ -18,9 +18,10 @@ from hwnas.errors import InvalidConfigError, StudyError
 from hwnas.evaluation.pipeline import LookupEvaluator, Pipeline
 from hwnas.measure import Measure, Measurement, Metric, Objective
 from hwnas.screening import constrained_evaluator
+from hwnas.space import Choice, SearchSpace
 from hwnas.study import Study
 from hwnas.supernets import create_supernet
-from hwnas.tabular import load_benchmark
+from hwnas.tabular import BENCHMARKS, load_benchmark
 from hwnas.workflow import check_resume
 
 torch.set_num_threads(1)
@@ -222,7 +223,7 @@ def test_constrained_search_per_network_counts_networks_and_measures_each_once(t
     measurements)."""
     bench_module = _benchmark_module()
     task = bench_module.TASKS["cells"]
-    bench = load_benchmark(task.table)
+    bench = BENCHMARKS.create(task.table, per_network=False)  # the configs, as the script
     rows = bench_module.network_rows(task, bench, per_network=True)
     assert rows.sum() == 9445 and bench_module.network_rows(task, bench, False).all()
     data = bench_module.main(["--seeds", "1", "--budget", "60", "--tasks", "cells",
@@ -233,3 +234,43 @@ def test_constrained_search_per_network_counts_networks_and_measures_each_once(t
     assert 0.09 < problem["cells"]["levels"]["tight"]["feasible_fraction_of_space"] < 0.11
     assert data["runs"] and all(run["distinct_networks_measured"] == run["full_measurements"]
                                 == 60 for run in data["runs"])
+
+
+def test_the_feasibility_ceiling_is_zero_when_latency_follows_the_architecture() -> None:
+    """``model_ceiling``: a model fitted on the whole table misjudges no sub-network when the
+    latency is a (log-linear) function of the architecture, and many once the table's
+    latency carries noise as large as the cell tables' near their bound."""
+    bench_module = _benchmark_module()
+    import search_efficiency as se
+
+    space = SearchSpace([Choice(f"d{i}", [1, 2, 3, 4, 5, 6]) for i in range(4)])
+    rng = np.random.default_rng(0)
+    noise = {}
+
+    def measure(config, noisy=False):
+        latency = float(np.exp(0.3 * sum(config.values())))
+        if noisy:
+            key = tuple(config.values())
+            noise.setdefault(key, float(np.exp(rng.normal(0.0, 0.4))))
+            latency *= noise[key]
+        return [0.9, latency]
+
+    task = se.Task("synthetic", "synthetic", (("accuracy", "maximize"), ("latency", "minimize")),
+                   None)
+    for noisy, low, high in ((False, 0.0, 0.02), (True, 0.2, 1.0)):
+        bench = se.synthetic_benchmark(space, lambda c, noisy=noisy: measure(c, noisy))
+        rows = np.ones(len(bench), dtype=bool)
+        bound = float(np.quantile(bench.values(["latency"])[:, 0], 0.1))
+        ceiling = bench_module.model_ceiling(task, bench, rows, Constraint("latency", "<=", bound))
+        assert low <= ceiling["ridge"] <= high, (noisy, ceiling)
+    assert bench_module.model_ceiling(task, bench, rows, Constraint("params", "<=", 1.0)) is None
+
+
+def test_the_benchmark_writes_its_problems_without_searching(tmp_path) -> None:
+    bench_module = _benchmark_module()
+    bench_module.main(["--problems-only", "--tasks", "cnn1d", "--out", str(tmp_path)])
+    levels = json.loads((tmp_path / "constrained_search_problems.json").read_text()
+                        )["problems"]["cnn1d"]["levels"]
+    assert set(levels["tight"]["infeasible_share_of_model_deemed_feasible"]) == {"ridge", "gbt"}
+    assert levels["tight_cheap"]["infeasible_share_of_model_deemed_feasible"] is None
+    assert not (tmp_path / "constrained_search.json").exists()
