@@ -99,7 +99,7 @@ def network_rows(task: Task, bench: TabularBenchmark, per_network: bool) -> np.n
     space = task.space(bench)
     if not per_network or space.canonicalize is None:
         return np.ones(len(bench), dtype=bool)
-    return np.all(space.canonical_indices(bench.configs) == bench.configs, axis=1)
+    return bench.canonical_rows(space)
 
 
 def task_constraints(task: Task, bench: TabularBenchmark,
@@ -149,23 +149,28 @@ def feasible_reference(values: np.ndarray, directions: Sequence[str],
 CEILING_MODELS = ("ridge", "gbt")
 
 
-def model_ceiling(task: Task, bench: TabularBenchmark, rows: np.ndarray,
-                  constraint: Constraint) -> dict[str, float] | None:
-    """How predictable feasibility is from the architecture at all: per model, fitted on
-    *every* network of ``rows`` (the log of the key; in-sample, so more than any search
-    knows), the share of infeasible sub-networks among those it predicts feasible. A search
-    that measures what such a model deems feasible wastes at least about this share (None
-    for a cheap key: screened, never measured in full)."""
-    if constraint.key in CHEAP_KEYS:
-        return None
-    space = task.space(bench)
+def whole_table_predictions(task: Task, bench: TabularBenchmark, rows: np.ndarray,
+                            key: str) -> dict[str, np.ndarray]:
+    """Per model of :data:`CEILING_MODELS`, ``key`` predicted on every row of ``rows`` by
+    the model fitted on all of them (the log of the key; in-sample, so it knows more than
+    any search)."""
     encoded = bench.configs[rows].astype(np.int64)
-    truth = bench.values([constraint.key])[rows, 0]
+    target = np.log(bench.values([key])[rows, 0])
+    space = task.space(bench)
+    return {name: np.exp(space_predictor(space, name, "typed").fit(encoded, target)
+                         .predict(encoded)) for name in CEILING_MODELS}
+
+
+def model_ceiling(bench: TabularBenchmark, rows: np.ndarray, constraint: Constraint,
+                  predicted: dict[str, np.ndarray]) -> dict[str, float | None]:
+    """How predictable feasibility is from the architecture at all: per model
+    (:func:`whole_table_predictions` of the constraint's key), the share of infeasible
+    sub-networks among those it predicts feasible. A search that measures what such a
+    model deems feasible wastes at least about this share."""
+    feasible = feasible_mask(bench, constraint)[rows]
     out = {}
-    for name in CEILING_MODELS:
-        model = space_predictor(space, name, "typed").fit(encoded, np.log(truth))
-        deemed = np.array([constraint.satisfied(v) for v in np.exp(model.predict(encoded))])
-        feasible = np.array([constraint.satisfied(v) for v in truth])
+    for name, values in predicted.items():
+        deemed = np.array([constraint.satisfied(v) for v in values])
         out[name] = round(float(np.mean(~feasible[deemed])), 4) if deemed.any() else None
     return out
 
@@ -180,6 +185,7 @@ def problem_of(task: Task, bench: TabularBenchmark, per_network: bool = False
     values = bench.values(names)
     rows = network_rows(task, bench, per_network)
     levels = {}
+    predictions: dict[str, dict[str, np.ndarray]] = {}  # per expensive key, fitted once
     for level, constraint in task_constraints(task, bench, rows).items():
         mask = feasible_mask(bench, constraint) & rows
         floors = list(task.reference) if task.reference is not None else [None] * len(names)
@@ -187,13 +193,18 @@ def problem_of(task: Task, bench: TabularBenchmark, per_network: bool = False
         best = hypervolume(values[mask], directions, reference)
         key, spread = bench.values([constraint.key])[:, 0], bench.spreads([constraint.key])[:, 0]
         near = (np.abs(key / constraint.bound - 1.0) <= 0.2) & rows
+        ceiling = None  # a cheap key is screened, never measured in full
+        if constraint.key not in CHEAP_KEYS:
+            if constraint.key not in predictions:
+                predictions[constraint.key] = whole_table_predictions(task, bench, rows,
+                                                                      constraint.key)
+            ceiling = model_ceiling(bench, rows, constraint, predictions[constraint.key])
         levels[level] = {"constraint": constraint.to_text(), "key": constraint.key,
                          "cheap": constraint.key in CHEAP_KEYS,
                          "feasible_fraction_of_space": float(mask.sum() / rows.sum()),
                          "key_spread_near_bound": float(np.median(spread[near] / key[near]))
                          if near.any() and np.all(key[near] != 0) else None,
-                         "infeasible_share_of_model_deemed_feasible":
-                             model_ceiling(task, bench, rows, constraint),
+                         "infeasible_share_of_model_deemed_feasible": ceiling,
                          "reference": [round(v, 6) for v in reference],
                          "true_feasible_hv": best}
     return {"objectives": names, "directions": directions, "levels": levels,

@@ -55,9 +55,10 @@ def evaluate_family(name: str, count: int, repeats: int | None, calibration: int
     fit = table.calibrate([supernet.space.sample(rng) for _ in range(calibration)])
     calibrated = time.perf_counter() - started
     rng = np.random.default_rng(seed)
+    configs = [supernet.space.sample(rng) for _ in range(count)]
     predicted, measured, table_seconds, measure_seconds = [], [], 0.0, 0.0
-    for _ in range(count):
-        module = supernet.extract(supernet.space.sample(rng)).eval()
+    for config in configs:
+        module = supernet.extract(config).eval()
         start = time.perf_counter()
         predicted.append(table.predict(module))
         table_seconds += time.perf_counter() - start
@@ -66,9 +67,8 @@ def evaluate_family(name: str, count: int, repeats: int | None, calibration: int
         measure_seconds += time.perf_counter() - start
     # the same sub-networks measured once more: how well one measurement ranks another is
     # the most any prediction can reach against a single measurement
-    rng = np.random.default_rng(seed)
-    again = np.array([measure(supernet.extract(supernet.space.sample(rng)).eval(),
-                              context).value for _ in range(count)])
+    again = np.array([measure(supernet.extract(config).eval(), context).value
+                      for config in configs])
     p, m = np.asarray(predicted), np.asarray(measured)
     relative = np.abs(p - m) / m
     return {"kendall_tau": float(kendalltau(p, m)[0]), "mape": float(np.mean(relative)),

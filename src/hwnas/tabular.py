@@ -123,7 +123,7 @@ class TabularBenchmark:
         config's (the table holds every config, so it holds those), and a lookup of any
         config answers with its network's row."""
         space = SearchSpace(self.space.dims, canonicalize=canonicalize)
-        keep = np.all(space.canonical_indices(self.configs) == self.configs, axis=1)
+        keep = self.canonical_rows(space)
         if int(keep.sum()) != space.size():
             raise HwnasError(f"the table holds {int(keep.sum())} of the {space.size()} "
                              "networks' canonical configs; rebuild it")
@@ -131,6 +131,11 @@ class TabularBenchmark:
                                 {name: column[keep] for name, column in self._values.items()},
                                 {name: column[keep] for name, column in self._spreads.items()},
                                 self.metadata)
+
+    def canonical_rows(self, space: SearchSpace) -> np.ndarray:
+        """Which rows hold a config already in ``space``'s canonical form (with a
+        ``canonicalize`` hook: one row per network)."""
+        return np.all(space.canonical_indices(self.configs) == self.configs, axis=1)
 
     # -- basic facts -------------------------------------------------------------------
     @property
