@@ -4,9 +4,11 @@ search suite's true fronts.
 For each table, ``--networks`` distinct sub-networks drawn at random and every member of
 each task's true front are measured again ``--passes`` times, each pass over all of them in
 a new random order, with the settings the table was built with (the one-shot tables:
-``oneshot.LatencySettings`` at the table's repeats; cnn1d: ``hwnas.measure.LatencyMeasure``
-with the builder's settings). Latency does not depend on the weights, so the super-network
-is built untrained. Printed and written to ``benchmarks/results/latency_repeatability.json``:
+``oneshot.LatencySettings`` as their metadata records; cnn1d: ``hwnas.measure.LatencyMeasure``
+with the builder's settings and the median method it was built with), and on cells also with
+the live search's ``robust`` method (no reference network). Latency does not depend on the
+weights, so the super-network is built untrained. Printed and written to
+``benchmarks/results/latency_repeatability.json``:
 
 - ``pass_to_pass_kendall_tau``: median over pairs of passes of the Kendall tau between two
   idle re-measurements of the random networks (the best any predictor of one measurement
@@ -18,7 +20,7 @@ is built untrained. Printed and written to ``benchmarks/results/latency_repeatab
   members and for the random networks. A front whose members were measured luckily fast
   (the winner's curse of a noisy column) shows a smaller ratio than the random networks.
 
-    .venv/bin/python benchmarks/tabular/latency_repeatability.py            # ~5 min idle
+    .venv/bin/python benchmarks/tabular/latency_repeatability.py            # ~3 min idle
     .venv/bin/python benchmarks/tabular/latency_repeatability.py --networks 40 --passes 2
 """
 
@@ -57,14 +59,15 @@ OUTPUT = ROOT / "benchmarks" / "results" / "latency_repeatability.json"
 Timer = Callable[[torch.nn.Module], float]
 
 
-def oneshot_timer(table: TabularBenchmark, column: str) -> Timer:
+def oneshot_timer(table: TabularBenchmark, supernet: Any, column: str) -> Timer:
     """The one-shot tables' measurement of ``column``, with the settings in its metadata."""
     recorded = table.metadata["measures"][column]
     settings = LatencySettings(warmup=recorded["warmup"], repeats=recorded["repeats"],
                                min_sample_ms=recorded["min_sample_ms"],
                                threads=recorded["threads"])
     batch_size = recorded["batch_size"]
-    example = torch.randn((1, 1, 40), generator=torch.Generator().manual_seed(0))
+    example = torch.randn((1, *supernet.input_shape),
+                          generator=torch.Generator().manual_seed(0))
     batch = example.expand(batch_size, *example.shape[1:]).contiguous()
     return lambda model: settings.measure(model, batch)[0]
 
@@ -84,14 +87,15 @@ def tables() -> dict[str, tuple[TabularBenchmark, Any, dict[str, tuple[str, Time
     cells = load_benchmark("mnist1d_cells")
     blocks = load_benchmark("mnist1d_blocks")
     cnn1d = load_benchmark("mnist1d_cnn1d")
-    cells_net, cnn1d_net = CellSupernet(widths=CELL_WIDTHS), create_supernet(SUPERNET)
+    cells_net, blocks_net = CellSupernet(widths=CELL_WIDTHS), BlockSupernet(widths=BLOCK_WIDTHS)
+    cnn1d_net = create_supernet(SUPERNET)
     return {
         "mnist1d_cells": (cells, cells_net, {
-            "latency@b1": ("latency@b1", oneshot_timer(cells, "latency@b1")),
-            "latency@b32": ("latency@b32", oneshot_timer(cells, "latency@b32")),
+            "latency@b1": ("latency@b1", oneshot_timer(cells, cells_net, "latency@b1")),
+            "latency@b32": ("latency@b32", oneshot_timer(cells, cells_net, "latency@b32")),
             "latency@b1 [hwnas robust]": ("latency@b1", measure_timer(cells_net))}),
-        "mnist1d_blocks": (blocks, BlockSupernet(widths=BLOCK_WIDTHS),
-                           {"latency": ("latency", oneshot_timer(blocks, "latency"))}),
+        "mnist1d_blocks": (blocks, blocks_net,
+                           {"latency": ("latency", oneshot_timer(blocks, blocks_net, "latency"))}),
         # built before the robust method was the default: the median of wall-clock samples
         "mnist1d_cnn1d": (cnn1d, cnn1d_net, {"latency": (
             "latency", measure_timer(cnn1d_net, method="median", clock="wall",
