@@ -20,7 +20,10 @@ hypervolume), and per latency the slowest member of the true feasible front abov
 floor plus 10% of that front's range. ``key_spread_near_bound`` is the table's own
 measurement spread of the constrained key relative to its value, median over the
 sub-networks within 20% of the bound: how far a prediction of feasibility can be right at
-all.
+all. Per expensive level, a model fitted on the whole table gives two ceilings: the share of
+infeasible sub-networks among those it deems feasible (what measuring them wastes), and the
+fraction of the true feasible hypervolume those deemed feasible hold (where a search that
+measures only them stops).
 
 ``--per-network`` (written as ``constrained_search_networks.json`` with ``--tag networks``)
 gives the searchers each task's space with its ``canonicalize`` hook (``Task.space``: on the
@@ -175,6 +178,26 @@ def model_ceiling(bench: TabularBenchmark, rows: np.ndarray, constraint: Constra
     return out
 
 
+def reachable_hv_ceiling(bench: TabularBenchmark, rows: np.ndarray, constraint: Constraint,
+                         predicted: dict[str, np.ndarray], values: np.ndarray,
+                         directions: Sequence[str], reference: Sequence[float],
+                         best: float) -> dict[str, float]:
+    """The other side of :func:`model_ceiling`: per model, the fraction of the true feasible
+    front's hypervolume held by the feasible sub-networks it deems feasible. A search that
+    measures only what such a model deems feasible ends at this fraction; above it, it must
+    measure sub-networks the model calls infeasible (the luckily-fast members of a noisy
+    column), wasting measurements on the infeasible ones among them."""
+    feasible = feasible_mask(bench, constraint) & rows
+    out = {}
+    for name, column in predicted.items():
+        deemed = np.zeros(len(bench), dtype=bool)
+        deemed[np.flatnonzero(rows)] = [constraint.satisfied(v) for v in column]
+        kept = feasible & deemed
+        out[name] = round(hypervolume(values[kept], directions, reference) / best, 4) \
+            if kept.any() and best > 0 else 0.0
+    return out
+
+
 def problem_of(task: Task, bench: TabularBenchmark, per_network: bool = False
                ) -> dict[str, Any]:
     """The constraint levels, reference points and true feasible hypervolumes, fixed from
@@ -193,18 +216,22 @@ def problem_of(task: Task, bench: TabularBenchmark, per_network: bool = False
         best = hypervolume(values[mask], directions, reference)
         key, spread = bench.values([constraint.key])[:, 0], bench.spreads([constraint.key])[:, 0]
         near = (np.abs(key / constraint.bound - 1.0) <= 0.2) & rows
-        ceiling = None  # a cheap key is screened, never measured in full
+        ceiling = reachable = None  # a cheap key is screened, never measured in full
         if constraint.key not in CHEAP_KEYS:
             if constraint.key not in predictions:
                 predictions[constraint.key] = whole_table_predictions(task, bench, rows,
                                                                       constraint.key)
             ceiling = model_ceiling(bench, rows, constraint, predictions[constraint.key])
+            reachable = reachable_hv_ceiling(bench, rows, constraint,
+                                             predictions[constraint.key], values, directions,
+                                             reference, best)
         levels[level] = {"constraint": constraint.to_text(), "key": constraint.key,
                          "cheap": constraint.key in CHEAP_KEYS,
                          "feasible_fraction_of_space": float(mask.sum() / rows.sum()),
                          "key_spread_near_bound": float(np.median(spread[near] / key[near]))
                          if near.any() and np.all(key[near] != 0) else None,
                          "infeasible_share_of_model_deemed_feasible": ceiling,
+                         "hv_fraction_within_model_deemed_feasible": reachable,
                          "reference": [round(v, 6) for v in reference],
                          "true_feasible_hv": best}
     return {"objectives": names, "directions": directions, "levels": levels,
@@ -518,7 +545,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
                   f"{info['feasible_fraction_of_space']:.3f}  reference point "
                   f"{dict(zip(problem['objectives'], info['reference']))}; infeasible "
                   f"among model-deemed feasible "
-                  f"{info['infeasible_share_of_model_deemed_feasible']}")
+                  f"{info['infeasible_share_of_model_deemed_feasible']}, HV they hold "
+                  f"{info['hv_fraction_within_model_deemed_feasible']}")
     if args.problems_only:
         args.out.mkdir(parents=True, exist_ok=True)
         path = args.out / f"constrained_search_problems{'_' + args.tag if args.tag else ''}.json"

@@ -17,6 +17,7 @@ from hwnas.constraints import Constraint, parse_constraints
 from hwnas.errors import InvalidConfigError, StudyError
 from hwnas.evaluation.pipeline import LookupEvaluator, Pipeline
 from hwnas.measure import Measure, Measurement, Metric, Objective
+from hwnas.pareto import hypervolume
 from hwnas.screening import constrained_evaluator
 from hwnas.space import Choice, SearchSpace
 from hwnas.study import Study
@@ -268,6 +269,47 @@ def test_the_feasibility_ceiling_is_zero_when_latency_follows_the_architecture()
         assert low <= ceiling["ridge"] <= high, (noisy, ceiling)
 
 
+def test_the_reachable_hypervolume_ceiling_falls_below_one_only_with_a_noisy_latency() -> None:
+    """``reachable_hv_ceiling``: when latency follows the architecture, the sub-networks a
+    whole-table model deems feasible hold the whole feasible front; when the table's latency
+    is noisy, the most accurate feasible members are the luckily-fast ones the model calls
+    infeasible, and the ceiling drops."""
+    bench_module = _benchmark_module()
+    import search_efficiency as se
+
+    space = SearchSpace([Choice(f"d{i}", [1, 2, 3, 4, 5, 6]) for i in range(4)])
+    rng = np.random.default_rng(1)
+    noise: dict[tuple, float] = {}
+
+    def measure(config, noisy):
+        size = sum(config.values())
+        latency = float(np.exp(0.3 * size))
+        if noisy:
+            latency *= noise.setdefault(tuple(config.values()),
+                                        float(np.exp(rng.normal(0.0, 0.3))))
+        return [0.5 + 0.02 * size + 0.001 * config["d0"], latency]
+
+    task = se.Task("synthetic", "synthetic", (("accuracy", "maximize"), ("latency", "minimize")),
+                   None)
+    directions = ["maximize", "minimize"]
+    reached = {}
+    for noisy in (False, True):
+        bench = se.synthetic_benchmark(space, lambda c, noisy=noisy: measure(c, noisy))
+        rows = np.ones(len(bench), dtype=bool)
+        values = bench.values(["accuracy", "latency"])
+        constraint = Constraint("latency", "<=",
+                                float(np.quantile(values[:, 1], 0.1)))
+        feasible = bench_module.feasible_mask(bench, constraint)
+        reference = bench_module.feasible_reference(values[feasible], directions, [None, None])
+        best = hypervolume(values[feasible], directions, reference)
+        predicted = bench_module.whole_table_predictions(task, bench, rows, "latency")
+        reached[noisy] = bench_module.reachable_hv_ceiling(
+            bench, rows, constraint, predicted, values, directions, reference, best)
+        assert set(reached[noisy]) == {"ridge", "gbt"}
+    assert max(reached[False].values()) > 0.99, reached
+    assert max(reached[True].values()) < 0.95, reached
+
+
 def test_the_benchmark_writes_its_problems_without_searching(tmp_path) -> None:
     bench_module = _benchmark_module()
     bench_module.main(["--problems-only", "--tasks", "cnn1d", "--out", str(tmp_path)])
@@ -275,4 +317,6 @@ def test_the_benchmark_writes_its_problems_without_searching(tmp_path) -> None:
                         )["problems"]["cnn1d"]["levels"]
     assert set(levels["tight"]["infeasible_share_of_model_deemed_feasible"]) == {"ridge", "gbt"}
     assert levels["tight_cheap"]["infeasible_share_of_model_deemed_feasible"] is None
+    assert 0.0 < levels["tight"]["hv_fraction_within_model_deemed_feasible"]["gbt"] <= 1.0
+    assert levels["tight_cheap"]["hv_fraction_within_model_deemed_feasible"] is None
     assert not (tmp_path / "constrained_search.json").exists()
