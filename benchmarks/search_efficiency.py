@@ -176,6 +176,8 @@ class Method:
     options: dict[str, Any] = field(default_factory=dict)
     #: files whose contents key the cache (a changed strategy is run again)
     code: tuple[str, ...] = BASELINE_CODE
+    #: optional packages it imports (checked before any run: ``pip install -e .[bench]``)
+    requires: tuple[str, ...] = ()
 
 
 def _hwnas(name: str) -> Factory:
@@ -201,7 +203,7 @@ METHODS: dict[str, Method] = {method.name: method for method in (
     # candidates per batch): 500 candidates and 32 samples keep it to ~2 CPU-minutes a run
     Method("botorch-qlognehvi", lambda s, d, seed, r, o: BotorchQLogNEHVI(s, d, seed, r, **o),
            {"initial": 20, "batch": 10, "candidates": 500, "mc_samples": 32,
-            "fit_iterations": 100}),
+            "fit_iterations": 100}, requires=("botorch",)),
 )}
 #: methods too slow to run to the full budget: evaluations per run at most (reported null at
 #: the checkpoints past it, and a target not reached within it counts as not reached)
@@ -615,6 +617,12 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     if unknown:
         parser.error(f"unknown method(s)/task(s) {unknown}; methods: {', '.join(METHODS)}; "
                      f"tasks: {', '.join(TASKS)}")
+    missing = sorted({f"{m} needs {package}" for m in methods for package in METHODS[m].requires
+                      if importlib.util.find_spec(package) is None})
+    if missing and not args.report:
+        parser.error(f"{'; '.join(missing)}: install the benchmark extra "
+                     f"(.venv/bin/pip install -e '.[bench]') or leave the method out of "
+                     f"--methods")
 
     started = time.perf_counter()
     tasks, benches, skipped = load_tables({n: TASKS[n] for n in names})

@@ -212,3 +212,19 @@ def test_a_run_claimed_by_a_live_process_is_left_to_it(se, tmp_path):
     assert se._claim(path) is True
     assert path.with_suffix(".claim").read_text() == f"{host} {os.getpid()}"
     assert se._claim(tmp_path / "other.json") is True
+
+
+def test_a_method_whose_package_is_missing_is_refused_before_any_run(se, monkeypatch, capsys,
+                                                                     tmp_path):
+    """A baseline needing an optional package that is not installed stops the script up
+    front with what to install, instead of failing after the other methods' runs."""
+    import dataclasses
+
+    needy = dataclasses.replace(se.METHODS["random"], name="needy",
+                                requires=("hwnas_no_such_package",))
+    monkeypatch.setitem(se.METHODS, "needy", needy)
+    with pytest.raises(SystemExit):
+        se.main(["--methods", "random,needy", "--tasks", "cnn1d", "--out", str(tmp_path)])
+    error = capsys.readouterr().err
+    assert "needy needs hwnas_no_such_package" in error and "[bench]" in error
+    assert not list(tmp_path.iterdir())
