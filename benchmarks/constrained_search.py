@@ -170,11 +170,22 @@ def model_ceiling(bench: TabularBenchmark, rows: np.ndarray, constraint: Constra
     (:func:`whole_table_predictions` of the constraint's key), the share of infeasible
     sub-networks among those it predicts feasible. A search that measures what such a
     model deems feasible wastes at least about this share."""
-    feasible = feasible_mask(bench, constraint)[rows]
+    feasible = feasible_mask(bench, constraint)
     out = {}
-    for name, values in predicted.items():
-        deemed = np.array([constraint.satisfied(v) for v in values])
+    for name, deemed in deemed_feasible(bench, rows, constraint, predicted).items():
         out[name] = round(float(np.mean(~feasible[deemed])), 4) if deemed.any() else None
+    return out
+
+
+def deemed_feasible(bench: TabularBenchmark, rows: np.ndarray, constraint: Constraint,
+                    predicted: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Per model, a mask over the table: the rows of ``rows`` whose predicted key
+    (:func:`whole_table_predictions`) meets ``constraint``."""
+    out = {}
+    for name, column in predicted.items():
+        mask = np.zeros(len(bench), dtype=bool)
+        mask[np.flatnonzero(rows)] = [constraint.satisfied(v) for v in column]
+        out[name] = mask
     return out
 
 
@@ -187,11 +198,9 @@ def reachable_hv_ceiling(bench: TabularBenchmark, rows: np.ndarray, constraint: 
     measures only what such a model deems feasible ends at this fraction; above it, it must
     measure sub-networks the model calls infeasible (the luckily-fast members of a noisy
     column), wasting measurements on the infeasible ones among them."""
-    feasible = feasible_mask(bench, constraint) & rows
+    feasible = feasible_mask(bench, constraint)
     out = {}
-    for name, column in predicted.items():
-        deemed = np.zeros(len(bench), dtype=bool)
-        deemed[np.flatnonzero(rows)] = [constraint.satisfied(v) for v in column]
+    for name, deemed in deemed_feasible(bench, rows, constraint, predicted).items():
         kept = feasible & deemed
         out[name] = round(hypervolume(values[kept], directions, reference) / best, 4) \
             if kept.any() and best > 0 else 0.0
