@@ -105,19 +105,19 @@ TASKS: dict[str, Task] = {task.name: task for task in (
          "ordered widths/depths/kernels; front nadir (0.9325, 0.196 ms), table's slowest "
          "0.349 ms is a lone outlier (99.9th percentile 0.209 ms)"),
     Task("cells", "mnist1d_cells", (("accuracy", "maximize"), ("latency@b1", "minimize")),
-         (0.90, 1.6),
+         (0.90, 1.2),
          "cell-based, unordered op choice per edge; accuracy floor 0.90 (5.3% of the cells "
-         "are below it, down to chance, 0.099); front above it: latency 0.162-1.468 ms",
+         "are below it, down to chance, 0.099); front above it: latency 0.281-1.029 ms",
          canonicalize="hwnas.cell_space:canonical_cell"),
     Task("blocks", "mnist1d_blocks", (("accuracy", "maximize"), ("latency", "minimize")),
-         (0.90, 2.1),
+         (0.90, 1.2),
          "conditional dimensions under a categorical block type; front above 0.90: latency "
-         "0.172-1.842 ms"),
+         "0.303-1.058 ms"),
     Task("cells3", "mnist1d_cells", (("accuracy", "maximize"), ("latency@b1", "minimize"),
                                      ("latency@b32", "minimize")),
-         (0.90, 1.6, 3.1),
+         (0.90, 1.2, 3.5),
          "three objectives: accuracy, latency at batch 1 and at batch 32; front above 0.90: "
-         "latency@b32 0.478-2.782 ms", canonicalize="hwnas.cell_space:canonical_cell"),
+         "latency@b32 0.694-3.209 ms", canonicalize="hwnas.cell_space:canonical_cell"),
 )}
 
 

@@ -19,6 +19,10 @@
    MACs and parameters counted on the extracted network. Configs that extract the same
    network (cells whose dead edges differ) are measured once and share every figure.
 3. Write ``src/hwnas/benchmark_data/<name>.npz`` and print the front figures.
+
+The packaged tables' latency columns were then re-measured on a quiet machine by
+``remeasure_latency.py`` (the first builds ran under a load of 12-19 on two cores); on a
+shared machine, do the same after a rebuild.
 """
 
 from __future__ import annotations
