@@ -45,7 +45,13 @@ from blocks import BlockSupernet  # noqa: E402
 from build_mnist1d_table import LATENCY_SETTINGS, SUPERNET  # noqa: E402
 from build_oneshot_table import BLOCK_WIDTHS, CELL_WIDTHS  # noqa: E402
 from cells import CellSupernet  # noqa: E402
-from oneshot import LatencySettings, load_average, machine_info  # noqa: E402
+from oneshot import (  # noqa: E402
+    LatencySettings,
+    example_input,
+    load_average,
+    machine_info,
+    repeated,
+)
 
 from hwnas.measure import LatencyMeasure  # noqa: E402
 from hwnas.measure.base import MeasureContext  # noqa: E402
@@ -62,13 +68,8 @@ Timer = Callable[[torch.nn.Module], float]
 def oneshot_timer(table: TabularBenchmark, supernet: Any, column: str) -> Timer:
     """The one-shot tables' measurement of ``column``, with the settings in its metadata."""
     recorded = table.metadata["measures"][column]
-    settings = LatencySettings(warmup=recorded["warmup"], repeats=recorded["repeats"],
-                               min_sample_ms=recorded["min_sample_ms"],
-                               threads=recorded["threads"])
-    batch_size = recorded["batch_size"]
-    example = torch.randn((1, *supernet.input_shape),
-                          generator=torch.Generator().manual_seed(0))
-    batch = example.expand(batch_size, *example.shape[1:]).contiguous()
+    settings = LatencySettings.recorded(recorded)
+    batch = repeated(example_input(supernet.input_shape, seed=0), recorded["batch_size"])
     return lambda model: settings.measure(model, batch)[0]
 
 

@@ -168,6 +168,12 @@ class LatencySettings:
     min_sample_ms: float = 0.5
     threads: int = 1
 
+    @classmethod
+    def recorded(cls, measure: dict[str, Any]) -> LatencySettings:
+        """The settings a table's metadata records for one latency column
+        (``metadata["measures"][column]``)."""
+        return cls(**{field.name: measure[field.name] for field in dataclasses.fields(cls)})
+
     def measure(self, model: nn.Module, batch: torch.Tensor) -> tuple[float, float]:
         """``(fastest ms per call, IQR ms)`` of forward passes of ``batch``."""
         model.eval()
@@ -183,6 +189,16 @@ class LatencySettings:
             samples = [_time_calls(model, batch, calls) / calls for _ in range(self.repeats)]
         q1, q3 = np.percentile(samples, [25, 75])
         return float(min(samples)), float(q3 - q1)
+
+
+def example_input(input_shape: Sequence[int], seed: int) -> torch.Tensor:
+    """The one seeded sample (batch of 1) that the tables' latency and MACs are measured on."""
+    return torch.randn((1, *input_shape), generator=torch.Generator().manual_seed(seed))
+
+
+def repeated(example: torch.Tensor, batch_size: int) -> torch.Tensor:
+    """A batch of ``batch_size`` copies of ``example`` (contiguous, as a real batch)."""
+    return example.expand(batch_size, *example.shape[1:]).contiguous()
 
 
 def _time_calls(model: nn.Module, batch: torch.Tensor, calls: int) -> float:
@@ -213,10 +229,8 @@ class RowMeasurer:
         self.network_key = network_key
         self.calibration = calibration_batches(data, seed=seed)
         self.data = subset(data, val_samples, test_samples, seed)
-        example = torch.randn((1, *supernet.input_shape),
-                              generator=torch.Generator().manual_seed(seed))
-        self.example = example
-        self.batches = {name: example.expand(size, *example.shape[1:]).contiguous()
+        self.example = example_input(supernet.input_shape, seed)
+        self.batches = {name: repeated(self.example, size)
                         for name, size in latency_batches.items()}
         self.cache: dict[Any, tuple[list[float], list[float]]] = {}
         self.cache_hits = 0

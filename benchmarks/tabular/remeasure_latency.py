@@ -27,6 +27,7 @@ metadata (``latency_rebuild``). A finished pass is kept in
 from __future__ import annotations
 
 import argparse
+import copy
 import datetime
 import json
 import sys
@@ -41,7 +42,13 @@ from scipy.stats import kendalltau
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from build_oneshot_table import RECIPES, log  # noqa: E402
-from oneshot import LatencySettings, load_average, machine_info  # noqa: E402
+from oneshot import (  # noqa: E402
+    LatencySettings,
+    example_input,
+    load_average,
+    machine_info,
+    repeated,
+)
 
 from hwnas.tabular import TabularBenchmark  # noqa: E402
 
@@ -89,20 +96,15 @@ def main(argv: list[str] | None = None) -> int:
     path = ROOT / "src" / "hwnas" / "benchmark_data" / f"{args.table}.npz"
     table = TabularBenchmark.load(path)
     columns = list(recipe.latency_batches)
-    recorded = table.metadata["measures"][columns[0]]
-    settings = LatencySettings(warmup=recorded["warmup"], repeats=recorded["repeats"],
-                               min_sample_ms=recorded["min_sample_ms"],
-                               threads=recorded["threads"])
+    settings = LatencySettings.recorded(table.metadata["measures"][columns[0]])
     representatives, group = network_groups(table, recipe.network_key)
     if args.limit is not None:
         representatives = representatives[:args.limit]
     torch.manual_seed(args.seed)
     supernet = recipe.make_supernet().eval()
     models = [supernet.extract(table.config(int(row))).eval() for row in representatives]
-    example = torch.randn((1, *supernet.input_shape),
-                          generator=torch.Generator().manual_seed(args.seed))
-    batches = {name: example.expand(size, *example.shape[1:]).contiguous()
-               for name, size in recipe.latency_batches.items()}
+    example = example_input(supernet.input_shape, args.seed)
+    batches = {name: repeated(example, size) for name, size in recipe.latency_batches.items()}
     folder = (args.run_dir or ROOT / "runs" / "tabular" / args.table) / (
         "latency_passes" if args.limit is None else f"latency_passes_limit{args.limit}")
     folder.mkdir(parents=True, exist_ok=True)
@@ -152,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     for c, name in enumerate(columns):
         values[name] = median[group, c]
         spreads[name] = (q3 - q1)[group, c]
-    metadata = json.loads(json.dumps(table.metadata))
+    metadata = copy.deepcopy(table.metadata)
     for name in columns:
         metadata["measures"][name]["figure"] = (
             f"median over {args.passes} passes (each over every network in its own random "
