@@ -382,7 +382,10 @@ def test_the_benchmark_runs_on_a_tiny_task(digits):
     bench.FIGURES[1] = FAST_LATENCY
     task = bench.Task("digits", create_supernet("tiny_elastic_cnn"), digits)
     result = bench.summarize_task(bench.run_task(task, seeds=range(1), budget=4))
-    assert set(result["int8_baseline"]) >= {"accuracy", "latency", "onnx_size"}
+    assert set(result["int8_baseline"]) >= {"accuracy", "latency", "onnx_size", "test_accuracy"}
+    best = result["seeds"][0]["best_at_iso_accuracy"]
+    assert best["eligible"] >= 1  # the starting design holds the reference itself
+    assert -100 <= best["test_accuracy_loss_pp"] <= 100  # held-out accuracy, measured beside
     assert result["best_at_iso_accuracy"]["latency_speedup"]["seeds"] <= 1
     assert result["seeds"][0]["joint_evaluations"] == 4
     assert result["mixed_strictly_beats_uniform_int8_somewhere"] in (0, 1)
