@@ -159,3 +159,12 @@ def test_the_table_screens_sub_networks_before_anything_expensive(target_cache, 
     if screened:
         assert all(r.metrics["latency_table"] > bound and "params" not in r.metrics
                    for r in screened)
+
+
+def test_a_table_timed_by_another_unit_rule_is_another_target(monkeypatch):
+    from hwnas.measure import latency_table
+
+    supernet = create_supernet("tiny_elastic_cnn").eval()
+    before = LatencyTable(supernet, LatencyMeasure(), store=False).key
+    monkeypatch.setattr(latency_table, "UNIT_REFERENCE_MS", 2.0)  # the rule before 2026-12-04
+    assert LatencyTable(supernet, LatencyMeasure(), store=False).key != before
