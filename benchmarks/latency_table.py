@@ -11,10 +11,10 @@ one measurement does not rank another perfectly either, and that tau bounds the 
 
 Every table is built fresh (a temporary folder), on torch at batch 1 with one thread; the
 measured latency is the default robust method (:mod:`hwnas.measure.latency`). The big
-families take fewer sub-networks and repeats (a forward of ``ofa_resnet50`` takes ~0.1 s
+families take fewer sub-networks and repeats (a forward of ``ofa_resnet50`` takes ~30 ms
 here), said per family in the results (``n``, ``repeats``): 100 and 50 sub-networks, at
-the default 50 and at 25 repeats (at 40 and 25, 25 and 10 the tau of one measurement
-against another, the ceiling, was 0.82-0.89 for ofa_mobilenet_v3).
+the default 50 and at 25 repeats (at 40 and 25, 25 and 10, the tau of one measurement of
+ofa_mobilenet_v3 against another, the ceiling, was 0.82 and 0.87 in two runs).
 
     .venv/bin/python benchmarks/latency_table.py [--families elastic_cnn ...] [--quick]
 """

@@ -11,10 +11,10 @@ caches, the backend's fusion of neighbouring layers. Units are timed by the robu
 against the super-network's reference network unless it is very slow
 (``UNIT_REFERENCE_MS``), else against the small probe network: never on their own, since a
 shared machine's speed drifts by tens of percent between one unit and the next. The probe
-is the worse scale: its working set fits in the first-level caches and a unit's does not,
-so contention slows them unlike (``ofa_resnet50``'s units, timed twice in one process:
-the quartiles of the pass-to-pass ratios 0.82-1.02 and 1.00-1.29 in two runs against the
-probe, 0.97-1.02 against the reference).
+is the worse scale, presumably as its working set fits in the first-level caches and a
+unit's does not, so contention slows them unlike: ``ofa_resnet50``'s units, timed twice in
+one process, had pass-to-pass ratios with quartiles 0.82-1.02 and 1.00-1.29 (two runs)
+against the probe, 0.97-1.02 against the reference.
 
 A table is stored on disk (``cache_dir()/latency_tables/<key>.json``) under its target's
 key (:mod:`hwnas.measure.hardware`: machine, backend, provider, threads, batch size and the
