@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from optuna.trial import TrialState
 
+from hwnas.errors import EvaluationError
 from hwnas.study import Study
 
 ray = pytest.importorskip("ray")
@@ -110,6 +111,44 @@ def test_a_killed_ray_worker_is_replaced_and_its_trial_measured_once(ray_runtime
     assert [r.arch_id for r in finished].count(arch_id) == 1
     measured = _measured(ray_runtime)
     assert sum(measured.values()) == 8 and len(measured) == 8
+
+
+def test_a_sub_network_that_kills_its_worker_each_time_fails_after_three_tries(ray_runtime,
+                                                                             tmp_path):
+    study = _study(tmp_path / "s.db", strategy="random",
+                   evaluator="byo_elastic.sharing:evaluate_or_die")
+    study.optimize(3, workers=1, progress=False)  # seed 2 proposes widths 24, 16, 64, 32, ...
+    trials = study.storage.get_all_trials(study._study_id)
+    died = [t for t in trials if t.user_attrs.get("error") == "its worker died mid-evaluation"]
+    failed = [r for r in study.results() if not r.ok]
+    assert [r.config["width"] for r in failed] == [64]
+    assert "its worker died on each of 3 tries" in failed[0].error
+    assert [t.params["width"] for t in died] == [64, 64]  # queued again twice, then failed
+    assert [r.config["width"] for r in study.finished()] == [24, 16, 32]
+    assert _states(study)[TrialState.RUNNING] == 0
+
+
+def test_workers_that_cannot_import_the_evaluator_stop_the_search_with_the_cause(
+        ray_runtime, tmp_path):
+    (tmp_path / "only_on_the_driver.py").write_text(textwrap.dedent("""
+        from byo_elastic import sharing
+
+        def evaluate(config):
+            return sharing.evaluate(config)
+    """))
+    sys.path.insert(0, str(tmp_path))  # the driver imports it; the workers cannot
+    try:
+        study = _study(tmp_path / "s.db", strategy="random",
+                       evaluator="only_on_the_driver:evaluate")
+        with pytest.raises(EvaluationError, match="the Ray workers could not start: .*"
+                           "only_on_the_driver.*PYTHONPATH"):
+            study.optimize(4, workers=2, progress=False)
+    finally:
+        sys.path.remove(str(tmp_path))
+        sys.modules.pop("only_on_the_driver", None)
+    assert len(study.storage.get_all_trials(study._study_id)) == _states(study)[
+        TrialState.WAITING]  # nothing claimed, nothing lost
+    assert ray.is_initialized()  # a runtime the caller started is left running
 
 
 @pytest.mark.slow

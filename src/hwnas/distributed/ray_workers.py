@@ -9,7 +9,9 @@ all its evaluations under its own thread budget (``torch.set_num_threads``).
 
 An evaluation that raises returns the exception (the study's failure policy decides); an
 actor that dies (killed, out of memory) is replaced by a new one and its trial is queued
-again. Without ``address`` a local Ray runtime is started for the search (no dashboard, no
+again. Workers that cannot even start (the evaluator's code does not import in their
+environment, say) stop the search at once with the cause, instead of being replaced over
+and over. Without ``address`` a local Ray runtime is started for the search (no dashboard, no
 network beyond this machine, workers at the driver's priority) and shut down after it; an
 already initialised Ray is used as it is.
 """
@@ -21,7 +23,7 @@ import pickle
 import time
 from typing import Any
 
-from hwnas.errors import InvalidConfigError, require
+from hwnas.errors import EvaluationError, InvalidConfigError, require
 from hwnas.study.ask_tell import Proposal
 from hwnas.study.executors import Executor, Outcome
 
@@ -51,6 +53,12 @@ class _Worker:
         except Exception as error:  # noqa: BLE001 - returned for the failure policy
             return None, _picklable(error), time.perf_counter() - start
         return measured, None, time.perf_counter() - start
+
+
+def _last_line(failure: BaseException) -> str:
+    """The innermost cause Ray's error text names (its last non-empty line)."""
+    lines = [line.strip() for line in str(failure).splitlines() if line.strip()]
+    return lines[-1] if lines else type(failure).__name__
 
 
 def _picklable(error: Exception) -> Exception:
@@ -97,6 +105,15 @@ class RayExecutor(Executor):
                                        max_task_retries=0)(_Worker)
         self._evaluator_ref = ray.put(evaluate)
         self._idle = [self._new_actor() for _ in range(self.capacity)]
+        try:
+            ray.get([actor.pid.remote() for actor in self._idle])
+        except ray.exceptions.RayError as failure:
+            self.close()
+            raise EvaluationError(
+                f"the Ray workers could not start: {_last_line(failure)}; every worker must "
+                "import the evaluator's code: install it in the workers' environment or put "
+                "its folder on PYTHONPATH before Ray starts"
+            ) from failure
 
     def _new_actor(self) -> Any:
         return self._actor_class.remote(self._evaluator_ref, self.threads)

@@ -248,7 +248,6 @@ class AskTell(TrialStore):
             self._waiting_template(config, batch, position, strategy_seconds / len(fresh),
                                    info if position == 0 else None, arch_id=arch_id)
             for position, (config, arch_id) in enumerate(fresh)])
-        self._waiting = []
         return len(fresh)
 
     def _has_complete(self) -> bool:

@@ -17,6 +17,7 @@ of a few hundred evaluations would otherwise pay once or twice.
 
 from __future__ import annotations
 
+import collections
 import gc
 import time
 import warnings
@@ -40,6 +41,9 @@ if TYPE_CHECKING:
 POLL_SECONDS = 0.2
 #: seconds between counts of the study's finished trials for the progress bar
 BAR_SECONDS = 0.5
+#: a sub-network whose worker died this many times in one search fails instead of being
+#: queued again (it may take more memory than a worker has)
+WORKER_DEATHS_PER_CONFIG = 3
 
 
 @contextmanager
@@ -58,6 +62,7 @@ def run_loop(study: Study, n_evaluations: int, executor: Executor, policy: Failu
     """Measure until ``study`` holds ``n_evaluations`` finished sub-networks (see
     :meth:`hwnas.study.Study.optimize`)."""
     in_flight: dict[int, Proposal] = {}
+    deaths: collections.Counter[str] = collections.Counter()  # by arch_id
     heartbeat = Heartbeat(study.storage, study._heartbeat_interval())
     wait_timeout = float(study._heartbeat_interval() or 1.0)
     executor.start(constrained_evaluator(study.evaluator(), study.spec.constraints))
@@ -85,7 +90,7 @@ def run_loop(study: Study, n_evaluations: int, executor: Executor, policy: Failu
                     for outcome in executor.wait(wait_timeout):
                         in_flight.pop(outcome.proposal.trial._trial_id, None)
                         heartbeat.discard(outcome.proposal.trial._trial_id)
-                        _record(study, outcome, policy, callback)
+                        _record(study, outcome, policy, callback, deaths)
                     study.seconds["driver"] += (time.perf_counter() - start
                                                 - (executor.blocked_seconds - blocked))
                     continue
@@ -111,11 +116,16 @@ def run_loop(study: Study, n_evaluations: int, executor: Executor, policy: Failu
 
 
 def _record(study: Study, outcome: Outcome, policy: FailurePolicy,
-            callback: Callable[[Result], None] | None) -> None:
+            callback: Callable[[Result], None] | None, deaths: collections.Counter[str]) -> None:
     proposal = outcome.proposal
     if outcome.lost:
-        study._fail(proposal.trial, "its worker died mid-evaluation", requeue=True)
-        return
+        deaths[proposal.arch_id] += 1
+        if deaths[proposal.arch_id] < WORKER_DEATHS_PER_CONFIG:
+            study._fail(proposal.trial, "its worker died mid-evaluation", requeue=True)
+            return
+        outcome.error = EvaluationError(
+            f"its worker died on each of {WORKER_DEATHS_PER_CONFIG} tries (killed, or out of "
+            "memory: this sub-network may need more than a worker has)")
     if outcome.error is not None:
         result = study.tell(proposal, error=outcome.error)
         if not isinstance(outcome.error, policy.catch):

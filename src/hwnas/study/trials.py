@@ -135,8 +135,10 @@ class TrialStore:
                             params=params, distributions=distributions)
 
     def _enqueue_many(self, templates: list[FrozenTrial]) -> None:
-        """Queue WAITING trials in one transaction (:func:`hwnas.storage.add_trials`)."""
+        """Queue WAITING trials in one transaction (:func:`hwnas.storage.add_trials`); the
+        next claim reads the queue again, so a config queued again is retried at its place."""
         add_trials(self.storage, self._study_id, templates)
+        self._waiting = []
 
     def _genes(self) -> GeneParams:
         if self._gene_params is None:
