@@ -151,6 +151,21 @@ def test_workers_that_cannot_import_the_evaluator_stop_the_search_with_the_cause
     assert ray.is_initialized()  # a runtime the caller started is left running
 
 
+@pytest.mark.parametrize("address", ["127.0.0.1:{port}", "ray://127.0.0.1:{port}"])
+def test_a_ray_address_nobody_answers_at_is_one_clear_error(tmp_path, address):
+    import socket
+
+    with socket.socket() as unused:  # a port nothing listens on
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]
+    from hwnas.distributed import RayExecutor
+    from hwnas.errors import InvalidConfigError
+
+    executor = RayExecutor(2, address=address.format(port=port))
+    with pytest.raises(InvalidConfigError, match="no Ray cluster answers at .*ray start --head"):
+        executor.start(lambda config: {})
+
+
 @pytest.mark.slow
 def test_hwnas_search_with_workers_starts_and_stops_its_own_ray(tmp_path):
     study = tmp_path / "s.db"

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import socket
 import time
 from typing import Any
 
@@ -53,6 +54,25 @@ class _Worker:
         except Exception as error:  # noqa: BLE001 - returned for the failure policy
             return None, _picklable(error), time.perf_counter() - start
         return measured, None, time.perf_counter() - start
+
+
+#: seconds to wait for a cluster's port to answer before calling the address wrong
+CONNECT_TIMEOUT = 5.0
+
+
+def _check_reachable(address: str) -> None:
+    """Fail at once when nothing listens at a ``host:port`` (or ``ray://host:port``)
+    address: Ray itself retries such a connection for minutes. ``"auto"`` and other
+    forms are left to Ray (it finds the local cluster or fails at once)."""
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        return
+    try:
+        socket.create_connection((host, int(port)), timeout=CONNECT_TIMEOUT).close()
+    except OSError as error:
+        raise InvalidConfigError(
+            f"no Ray cluster answers at {address!r} ({error}); check the address, or start "
+            "a cluster there with `ray start --head`") from error
 
 
 def _last_line(failure: BaseException) -> str:
@@ -97,7 +117,14 @@ class RayExecutor(Executor):
                          log_to_driver=False, object_store_memory=self.object_store_memory,
                          configure_logging=False, _system_config=LOCAL_SYSTEM_CONFIG)
             else:
-                ray.init(address=self.address, log_to_driver=False)
+                _check_reachable(self.address)
+                try:
+                    ray.init(address=self.address, log_to_driver=False)
+                except ConnectionError as error:
+                    raise InvalidConfigError(
+                        f"no Ray cluster found at {self.address!r} ({_last_line(error)}); "
+                        "start one with `ray start --head`, or leave the address out to run "
+                        "on a local runtime") from error
             self._started_ray = True
         if self.workers is None:
             self.capacity = max(1, int(ray.cluster_resources().get("CPU", 1)))
