@@ -158,12 +158,16 @@ def test_a_ray_address_nobody_answers_at_is_one_clear_error(tmp_path, address):
     with socket.socket() as unused:  # a port nothing listens on
         unused.bind(("127.0.0.1", 0))
         port = unused.getsockname()[1]
-    from hwnas.distributed import RayExecutor
-    from hwnas.errors import InvalidConfigError
-
-    executor = RayExecutor(2, address=address.format(port=port))
-    with pytest.raises(InvalidConfigError, match="no Ray cluster answers at .*ray start --head"):
-        executor.start(lambda config: {})
+    hwnas = Path(sys.executable).with_name("hwnas")
+    command = [str(hwnas), "search", "--study", str(tmp_path / "s.db"), "--supernet",
+               "tiny_elastic_cnn", "--objective", "params", "--objective", "macs",
+               "--strategy", "random", "--n-evaluations", "2", "--workers", "2",
+               "--ray-address", address.format(port=port), "--no-progress"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert done.returncode != 0
+    assert "no Ray cluster answers at" in done.stderr + done.stdout
+    assert "ray start --head" in done.stderr + done.stdout
+    assert "Traceback" not in done.stderr
 
 
 @pytest.mark.slow

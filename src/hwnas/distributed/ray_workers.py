@@ -137,9 +137,9 @@ class RayExecutor(Executor):
         except ray.exceptions.RayError as failure:
             self.close()
             raise EvaluationError(
-                f"the Ray workers could not start: {_last_line(failure)}; every worker must "
-                "import the evaluator's code: install it in the workers' environment or put "
-                "its folder on PYTHONPATH before Ray starts"
+                f"the Ray workers could not start: {_last_line(failure)}; a worker must "
+                "import the evaluator's code (install it in the workers' environment or put "
+                "its folder on PYTHONPATH before Ray starts) and hold the evaluator in memory"
             ) from failure
 
     def _new_actor(self) -> Any:
