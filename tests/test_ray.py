@@ -7,6 +7,7 @@ from __future__ import annotations
 import collections
 import json
 import os
+import socket
 import subprocess
 import sys
 import textwrap
@@ -21,6 +22,7 @@ from hwnas.study import Study
 ray = pytest.importorskip("ray")
 
 BYO = Path(__file__).resolve().parent / "byo"
+HWNAS = Path(sys.executable).with_name("hwnas")
 
 
 @pytest.fixture(scope="module")
@@ -153,13 +155,10 @@ def test_workers_that_cannot_import_the_evaluator_stop_the_search_with_the_cause
 
 @pytest.mark.parametrize("address", ["127.0.0.1:{port}", "ray://127.0.0.1:{port}"])
 def test_a_ray_address_nobody_answers_at_is_one_clear_error(tmp_path, address):
-    import socket
-
     with socket.socket() as unused:  # a port nothing listens on
         unused.bind(("127.0.0.1", 0))
         port = unused.getsockname()[1]
-    hwnas = Path(sys.executable).with_name("hwnas")
-    command = [str(hwnas), "search", "--study", str(tmp_path / "s.db"), "--supernet",
+    command = [str(HWNAS), "search", "--study", str(tmp_path / "s.db"), "--supernet",
                "tiny_elastic_cnn", "--objective", "params", "--objective", "macs",
                "--strategy", "random", "--n-evaluations", "2", "--workers", "2",
                "--ray-address", address.format(port=port), "--no-progress"]
@@ -173,8 +172,7 @@ def test_a_ray_address_nobody_answers_at_is_one_clear_error(tmp_path, address):
 @pytest.mark.slow
 def test_hwnas_search_with_workers_starts_and_stops_its_own_ray(tmp_path):
     study = tmp_path / "s.db"
-    hwnas = Path(sys.executable).with_name("hwnas")
-    command = [str(hwnas), "search", "--study", str(study), "--supernet", "tiny_elastic_cnn",
+    command = [str(HWNAS), "search", "--study", str(study), "--supernet", "tiny_elastic_cnn",
                "--objective", "params", "--objective", "macs", "--metric", "model_size",
                "--strategy", "random", "--n-evaluations", "6", "--workers", "2",
                "--no-progress"]

@@ -117,23 +117,23 @@ def run_loop(study: Study, n_evaluations: int, executor: Executor, policy: Failu
 
 def _record(study: Study, outcome: Outcome, policy: FailurePolicy,
             callback: Callable[[Result], None] | None, deaths: collections.Counter[str]) -> None:
-    proposal = outcome.proposal
+    proposal, error = outcome.proposal, outcome.error
     if outcome.lost:
         deaths[proposal.arch_id] += 1
         if deaths[proposal.arch_id] < WORKER_DEATHS_PER_CONFIG:
             study._fail(proposal.trial, "its worker died mid-evaluation", requeue=True)
             return
-        outcome.error = EvaluationError(
+        error = EvaluationError(
             f"its worker died on each of {WORKER_DEATHS_PER_CONFIG} tries (killed, or out of "
             "memory: this sub-network may need more than a worker has)")
-    if outcome.error is not None:
-        result = study.tell(proposal, error=outcome.error)
-        if not isinstance(outcome.error, policy.catch):
+    if error is not None:
+        result = study.tell(proposal, error=error)
+        if not isinstance(error, policy.catch):
             raise EvaluationError(
                 f"evaluating trial {proposal.number} ({proposal.arch_id}) failed: "
                 f"{result.error}; every finished measurement is kept in {study.location}; fix "
                 "the cause and run again with --retry-failed to measure it again"
-            ) from outcome.error
+            ) from error
     else:
         result = study.tell(proposal, outcome.measured, seconds=outcome.seconds)
     if callback is not None:

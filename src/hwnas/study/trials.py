@@ -229,7 +229,6 @@ class TrialStore:
         failed = [t for t in self._live_trials() if t.state == TrialState.FAIL]
         for trial in failed:
             self._enqueue_again(trial, retry=True)
-        self._waiting = []
         return len(failed)
 
     def _live_trials(self) -> list[FrozenTrial]:
